@@ -1,0 +1,36 @@
+# qphys: every target sets up .venv itself (torch pinned first, then everything from constraints.txt).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.qphys-installed
+PLUGINS := $(wildcard backends/*/pyproject.toml)
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt $(PLUGINS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/qphys demo --out out/demo
+
+test: setup
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check qphys backends tests examples benchmarks
+
+bench: setup
+	$(BIN)/qphys bench
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

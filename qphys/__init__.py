@@ -1,0 +1,37 @@
+"""qphys: hybrid quantum-classical machine learning on one Device layer, trained with PyTorch.
+
+Examples:
+    >>> import torch, qphys
+    >>> c = qphys.Circuit(wires=2).h(0).cx(0, 1).expval(qphys.Z(0) @ qphys.Z(1))
+    >>> float(qphys.execute(c).expvals[0])
+    1.0
+"""
+
+from qphys import errors
+from qphys.circuit import Circuit, Measurement, Operation
+from qphys.devices import Capabilities, Device, Result, RunConfig, device, device_names, devices
+from qphys.diff import execute
+from qphys.observables import Hermitian, I, Observable, X, Y, Z
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Circuit",
+    "Operation",
+    "Measurement",
+    "Device",
+    "Capabilities",
+    "RunConfig",
+    "Result",
+    "device",
+    "devices",
+    "device_names",
+    "execute",
+    "Observable",
+    "Hermitian",
+    "X",
+    "Y",
+    "Z",
+    "I",
+    "errors",
+]

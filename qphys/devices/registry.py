@@ -1,0 +1,119 @@
+"""Device discovery through the ``qphys.devices`` entry-point group.
+
+An entry point named exactly (``torch.qubit``) maps to a Device class; one named with a
+trailing ``*`` (``ibm.*``, ``pennylane.*``) maps to a factory class with
+``create(name, **options)`` and ``available_names()`` that serves a whole family of names.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+from qphys.errors import DeviceNotFoundError, DeviceOptionError
+
+GROUP = "qphys.devices"
+
+#: Which distribution provides a family of names, for helpful errors.
+PROVIDERS = {
+    "aer.": "qphys-qiskit (pip install -e backends/qiskit)",
+    "ibm.": "qphys-qiskit (pip install -e backends/qiskit)",
+    "sf.": "qphys-strawberryfields (pip install -e backends/strawberryfields)",
+    "pennylane.": "qphys-pennylane (pip install -e backends/pennylane)",
+}
+
+
+@lru_cache(maxsize=1)
+def _entry_points():
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def refresh() -> None:
+    """Forget cached entry points (after installing a plugin in a running process)."""
+    _entry_points.cache_clear()
+
+
+def _load(name):
+    eps = _entry_points()
+    if name in eps:
+        return eps[name].load(), False
+    best = None
+    for ep_name, ep in eps.items():
+        if ep_name.endswith("*") and name.startswith(ep_name[:-1]):
+            if best is None or len(ep_name) > len(best.name):
+                best = ep
+    if best is not None:
+        return best.load(), True
+    return None, False
+
+
+def device_names(*, expand: bool = True) -> list[str]:
+    """Names of installed devices; families (``ibm.*``) expanded into concrete names."""
+    out = []
+    for ep_name, ep in sorted(_entry_points().items()):
+        if ep_name.endswith("*") and expand:
+            try:
+                out.extend(ep.load().available_names())
+            except Exception:  # a broken plugin must not hide the others
+                out.append(ep_name)
+        else:
+            out.append(ep_name)
+    return out
+
+
+def _check_options(cls, name, options):
+    sig = inspect.signature(cls.__init__)
+    params = sig.parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [p for p, v in params.items() if p != "self" and v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise DeviceOptionError(
+            f"device {name!r} got unknown option(s) {', '.join(unknown)}; its options are: "
+            f"{', '.join(allowed) or '(none)'}"
+        )
+
+
+def device(name: str, **options):
+    """Build the device registered as ``name`` with keyword ``options``.
+
+    Examples:
+        >>> import qphys
+        >>> qphys.device("torch.qubit", dtype="complex128").name
+        'torch.qubit'
+
+    Raises:
+        DeviceNotFoundError: no installed device has that name (the message lists them and
+            which plugin provides the family).
+        DeviceOptionError: an option the device does not have.
+    """
+    if not isinstance(name, str):
+        raise DeviceNotFoundError(f"device name must be a string, got {type(name).__name__}")
+    obj, is_family = _load(name)
+    if obj is None:
+        hint = next((f" Names {p}* come from {d}." for p, d in PROVIDERS.items() if name.startswith(p)), "")
+        raise DeviceNotFoundError(
+            f"no device named {name!r}. Installed: {', '.join(device_names(expand=False))}.{hint}"
+        )
+    if is_family:
+        return obj.create(name, **options)
+    _check_options(obj, name, options)
+    return obj(**options)
+
+
+def devices() -> list[dict]:
+    """One record per installed device: name, class and capabilities (where loadable)."""
+    out = []
+    for name in device_names():
+        record = {"name": name, "installed": True}
+        try:
+            obj, fam = _load(name)
+            caps = obj.capabilities_for(name) if fam else obj.capabilities
+            record["capabilities"] = caps
+        except Exception as exc:  # report, never crash the listing
+            record["installed"] = False
+            record["error"] = f"{type(exc).__name__}: {exc}"
+        out.append(record)
+    return out

@@ -1,0 +1,14 @@
+"""Operation definitions, one module per family (``qubit``, ``cv``).
+
+Every operation is described by an :class:`OpSpec`: how many wires and parameters it takes, how
+to build its matrix from torch tensors, which structure a simulator may exploit (diagonal,
+permutation, controlled), and its parameter-shift rule. Simulators and plugins look operations
+up by name with :func:`get_spec`.
+"""
+
+from __future__ import annotations
+
+from qphys.ops.spec import OpSpec, get_spec, register, registered_names
+from qphys.ops import qubit  # noqa: F401,E402  (registers the qubit gates)
+
+__all__ = ["OpSpec", "get_spec", "register", "registered_names"]

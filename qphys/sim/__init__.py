@@ -1,0 +1,1 @@
+"""Pure-torch simulation kernels (no device classes): ``statevector``, ``fock``, ``gaussian``."""
