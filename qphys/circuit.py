@@ -487,6 +487,26 @@ class Circuit:
         ]
         return new
 
+    def adjoint(self) -> "Circuit":
+        """The inverse of the circuit's operations (measurements dropped), gates in reverse order.
+
+        Used for compute-uncompute circuits: ``U(x')`` followed by ``U(x).adjoint()``.
+
+        Examples:
+            >>> import qphys
+            >>> c = qphys.Circuit(wires=1).rx(0.3, 0).s(0)
+            >>> [op.name for op in c.adjoint().operations]
+            ['sdg', 'rx']
+        """
+        new = Circuit.__new__(Circuit)
+        new.__dict__.update(self.__dict__)
+        new.measurements = []
+        ops = []
+        for op in reversed(self.operations):
+            ops.append(_inverse_op(op))
+        new.operations = ops
+        return new
+
     def structure_hash(self) -> str:
         """Hash of the structure (ops, wires, measurements, batching), not parameter values.
 
@@ -513,6 +533,35 @@ class Circuit:
             for p in op.params:
                 h.update(_digest(p).encode())
         return h.hexdigest()[:16]
+
+
+_INVERSE_NAMES = {"s": "sdg", "sdg": "s", "t": "tdg", "tdg": "t"}
+_NEGATE = {"rx", "ry", "rz", "p", "rxx", "ryy", "rzz", "crx", "cry", "crz", "cp"}
+
+
+def _inverse_op(op: Operation) -> Operation:
+    """The inverse of one qubit operation as an operation of the gate set."""
+    spec = op.spec
+    if spec.name == "state_prep":
+        raise UnsupportedOperationError("state_prep has no inverse; it is not a unitary gate")
+    if spec.self_inverse or spec.name == "i":
+        return op
+    if op.name in _INVERSE_NAMES:
+        return Operation(_INVERSE_NAMES[op.name], op.wires, ())
+    if op.name in _NEGATE:
+        return Operation(op.name, op.wires, tuple(-p for p in op.params))
+    if op.name == "u":
+        theta, phi, lam = op.params
+        return Operation("u", op.wires, (-theta, -lam, -phi))
+    if spec.family == "qubit":
+        if op.name == "unitary":
+            m = op.params[0]
+        else:
+            from qphys.sim.statevector.apply import as_param
+
+            m = spec.matrix(*[as_param(p, torch.complex128, None) for p in op.params], dtype=torch.complex128)
+        return Operation("unitary", op.wires, (m.conj().transpose(-1, -2),))
+    raise UnsupportedOperationError(f"no inverse defined for {op.name!r}")
 
 
 def _digest(p) -> str:

@@ -1,0 +1,127 @@
+"""The ``qphys`` command line: ``devices``, ``demo``, ``check-device``, ``jobs``, ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cmd_devices(args) -> int:
+    from qphys.devices import devices
+
+    rows = devices()
+    if args.json:
+        print(json.dumps([{k: (str(v) if k == "capabilities" else v) for k, v in r.items()} for r in rows], indent=2))
+        return 0
+    print(f"{'device':32} {'ok':3} {'families':9} {'diff':17} {'exact':5} {'shots':5} max_wires")
+    for r in rows:
+        caps = r.get("capabilities")
+        if caps is None:
+            print(f"{r['name']:32} no  ({r.get('error', 'not loadable')})")
+            continue
+        print(
+            f"{r['name']:32} yes {'/'.join(sorted(caps.families)):9} "
+            f"{','.join(caps.native_diff) or 'shift/fd':17} {str(caps.exact):5} {str(caps.shots):5} "
+            f"{caps.max_wires or '-'}"
+        )
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from qphys.demo import run_demo
+
+    results = run_demo(
+        out_dir=args.out, quick=args.quick, progress=not args.no_progress, only=args.section, seed=args.seed
+    )
+    path = Path(args.out) / "results.json"
+    path.write_text(json.dumps(results, indent=2, default=float))
+    print(f"\nresults: {path}")
+    return 0
+
+
+def _cmd_check_device(args) -> int:
+    import pytest
+
+    from qphys.testing import SUITE_PATHS
+
+    argv = [*SUITE_PATHS, "-q", "-p", "no:cacheprovider", "--qphys-device", args.name]
+    if args.shots:
+        argv += ["--qphys-shots", str(args.shots)]
+    if args.options:
+        argv += ["--qphys-device-options", args.options]
+    return int(pytest.main(argv + list(args.pytest_args)))
+
+
+def _cmd_bench(args) -> int:
+    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    if not root.is_dir():
+        print("benchmarks/ is not next to this installation (run from a source checkout)", file=sys.stderr)
+        return 2
+    scripts = sorted(root.glob("*.py")) if not args.names else [root / f"{n}.py" for n in args.names]
+    status = 0
+    for s in scripts:
+        if s.name.startswith("_"):
+            continue
+        print(f"== {s.stem} ==", flush=True)
+        cmd = [sys.executable, str(s)] + (["--quick"] if args.quick else [])
+        status |= subprocess.call(cmd)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qphys", description="qphys: quantum ML on one Device layer")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("devices", help="list installed devices and their capabilities")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=_cmd_devices)
+
+    m = sub.add_parser("demo", help="run the main job on the default device")
+    m.add_argument("--quick", action="store_true", help="smaller problems, for a fast look")
+    m.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    m.add_argument("--out", default="out/demo", help="folder for plots and results.json")
+    m.add_argument("--section", action="append", help="run only this section (repeatable)")
+    m.add_argument("--seed", type=int, default=0)
+    m.set_defaults(func=_cmd_demo)
+
+    c = sub.add_parser("check-device", help="run the conformance suite on a device")
+    c.add_argument("name")
+    c.add_argument("--shots", type=int, default=None)
+    c.add_argument("--options", default=None, help='device options as JSON, e.g. \'{"dtype": "complex128"}\'')
+    c.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    c.set_defaults(func=_cmd_check_device)
+
+    b = sub.add_parser("bench", help="run the benchmarks (side by side with peers)")
+    b.add_argument("names", nargs="*", help="benchmark names (default: all)")
+    b.add_argument("--quick", action="store_true")
+    b.set_defaults(func=_cmd_bench)
+
+    _add_jobs(sub)
+    return p
+
+
+def _add_jobs(sub) -> None:
+    """``qphys jobs``: the remote-job ledger (see :mod:`qphys.jobs`)."""
+    try:
+        from qphys.jobs.cli import add_parser
+    except ImportError:  # the ledger module is not part of this installation
+        return
+    add_parser(sub)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from qphys.errors import QphysError
+
+    try:
+        return int(args.func(args) or 0)
+    except QphysError as exc:
+        print(f"qphys: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""``qphys demo``: the main job on the embedded default device, one section per capability.
+
+Each module in this package that defines ``SECTION = Section(...)`` contributes a section;
+sections run in ``order``. A section's ``run(ctx)`` returns a dict of headline metrics, and
+prints its own short report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """What every section gets: ``quick`` (smaller, faster), ``progress`` bars, ``out_dir``, ``seed``."""
+
+    out_dir: Path
+    quick: bool = False
+    progress: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Section:
+    order: int
+    name: str
+    title: str
+    run: Callable[[DemoContext], dict]
+
+
+def sections() -> list[Section]:
+    """All demo sections found in this package, in order."""
+    found = []
+    for mod in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        sec = getattr(module, "SECTION", None)
+        if isinstance(sec, Section):
+            found.append(sec)
+    return sorted(found, key=lambda s: s.order)
+
+
+def run_demo(*, out_dir="out/demo", quick=False, progress=True, only=None, seed=0) -> dict:
+    """Run the demo sections (``only``: a list of section names) and return their metrics."""
+    ctx = DemoContext(Path(out_dir), quick=quick, progress=progress, seed=seed)
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    chosen = [s for s in sections() if not only or s.name in only]
+    if only:
+        unknown = set(only) - {s.name for s in sections()}
+        if unknown:
+            names = ", ".join(s.name for s in sections())
+            raise ValueError(f"unknown demo section(s) {sorted(unknown)}; available: {names}")
+    for sec in chosen:
+        print(f"\n== {sec.title} ==", flush=True)
+        t0 = time.perf_counter()
+        metrics = sec.run(ctx)
+        metrics["seconds"] = round(time.perf_counter() - t0, 1)
+        results[sec.name] = metrics
+        print(f"   ({metrics['seconds']} s)", flush=True)
+    return results

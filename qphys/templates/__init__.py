@@ -1,0 +1,21 @@
+"""Embeddings and ansatze that append gates to a circuit.
+
+Every template takes the circuit first and returns it, so templates chain:
+``hardware_efficient(angle_embedding(c, x), w)``. Features may be ``(F,)`` or batched ``(B, F)``.
+"""
+
+from qphys.templates.qubit import (
+    amplitude_embedding,
+    angle_embedding,
+    hardware_efficient,
+    strongly_entangling_layers,
+    zz_feature_map,
+)
+
+__all__ = [
+    "angle_embedding",
+    "amplitude_embedding",
+    "zz_feature_map",
+    "hardware_efficient",
+    "strongly_entangling_layers",
+]
