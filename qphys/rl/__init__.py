@@ -1,0 +1,73 @@
+"""Reinforcement learning for quantum physics: gymnasium environments, agents, baselines.
+
+Importing :mod:`qphys.rl` registers the qphys environments with gymnasium under versioned ids in
+the ``qphys`` namespace (entry points are lazy strings, so nothing heavy is imported until an
+environment is made):
+
+- ``qphys/QubitControl-v0`` — bang-bang state preparation of one qubit (Bukov et al., PRX 8,
+  031086, 2018), :class:`qphys.rl.control_env.QubitControlEnv`;
+- ``qphys/SpinChainControl-v0`` — the same task on Bukov et al.'s L-spin chain,
+  :class:`qphys.rl.control_env.SpinChainControlEnv`;
+- ``qphys/ToricCodeDecoding-v0`` — decoding the distance-d toric code,
+  :class:`qphys.rl.decoding_env.ToricCodeDecodingEnv`.
+
+Agents (double/dueling deep Q-learning and PPO) come from :func:`qphys.rl.agents.make_agent`.
+
+Examples:
+    >>> import gymnasium as gym
+    >>> import qphys.rl
+    >>> env = gym.make("qphys/QubitControl-v0", T=1.0)
+    >>> obs, info = env.reset(seed=0)
+    >>> round(info["fidelity"], 3)
+    0.2
+"""
+
+from __future__ import annotations
+
+import gymnasium
+
+#: Every environment id qphys registers, mapped to its lazy entry point.
+ENV_IDS: dict[str, str] = {
+    "qphys/QubitControl-v0": "qphys.rl.control_env:QubitControlEnv",
+    "qphys/SpinChainControl-v0": "qphys.rl.control_env:SpinChainControlEnv",
+    "qphys/ToricCodeDecoding-v0": "qphys.rl.decoding_env:ToricCodeDecodingEnv",
+}
+
+
+def register_envs() -> None:
+    """Register every qphys environment with gymnasium (idempotent; runs on import)."""
+    for env_id, entry_point in ENV_IDS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point=entry_point, disable_env_checker=False)
+
+
+register_envs()
+
+
+def __getattr__(name):
+    # Lazy access to the heavier submodules' main entry points (torch / SB3 are only imported
+    # when used).
+    if name in ("make_agent", "load_agent"):
+        from qphys.rl import agents
+
+        return getattr(agents, name)
+    if name in ("QubitControlEnv", "SpinChainControlEnv"):
+        from qphys.rl import control_env
+
+        return getattr(control_env, name)
+    if name == "stochastic_descent":
+        from qphys.rl import baselines
+
+        return baselines.stochastic_descent
+    raise AttributeError(f"module 'qphys.rl' has no attribute {name!r}")
+
+
+__all__ = [
+    "ENV_IDS",
+    "register_envs",
+    "make_agent",
+    "load_agent",
+    "QubitControlEnv",
+    "SpinChainControlEnv",
+    "stochastic_descent",
+]
