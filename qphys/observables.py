@@ -59,6 +59,12 @@ class Observable:
     def __matmul__(self, other):
         if not isinstance(other, Observable):
             return NotImplemented
+        # `*` and `@` bind equally tightly, so `0.5 * Z(0) @ Z(1)` is `(0.5 * Z(0)) @ Z(1)`:
+        # distribute products over sums.
+        if isinstance(self, Sum):
+            return Sum([(c, o @ other) for c, o in self.summands])
+        if isinstance(other, Sum):
+            return Sum([(c, self @ o) for c, o in other.summands])
         return Prod(self, other)
 
     def __add__(self, other):
