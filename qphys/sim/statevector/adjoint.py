@@ -33,7 +33,8 @@ def _gate_derivative(op, j, dtype, device):
         return fn(*ps, dtype=dtype, device=device)
 
     _, tangent = torch.func.jvp(f, (params[j],), (torch.ones_like(params[j]),))
-    return ("diag" if spec.structure == "diagonal" else "dense"), tangent
+    # forward-mode AD can promote the tangent (complex64 -> complex128); dense kernels need one dtype
+    return ("diag" if spec.structure == "diagonal" else "dense"), tangent.to(dtype)
 
 
 def adjoint_vjp(circuit, trainable, grad_outputs, *, dtype, device):
