@@ -1,0 +1,131 @@
+"""``QSVC``: scikit-learn's ``SVC`` on a precomputed quantum Gram matrix, as an estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from qphys.kernels.kernel import QuantumKernel
+
+
+def default_feature_map(circuit, x):
+    """ZZ feature map (2 repetitions, linear entanglement) — QSVC's default embedding."""
+    from qphys.templates import zz_feature_map
+
+    return zz_feature_map(circuit, x, reps=2, entanglement="linear")
+
+
+class QSVC(ClassifierMixin, BaseEstimator):
+    """Support-vector classifier with a quantum kernel (scikit-learn estimator).
+
+    ``fit`` computes the training Gram matrix once (N state preparations on statevector
+    devices), ``predict`` the test-versus-train matrix. Works in ``Pipeline`` and
+    ``GridSearchCV``; ``C`` and friends are passed to :class:`sklearn.svm.SVC`.
+
+    Args:
+        quantum_kernel: a :class:`~qphys.kernels.QuantumKernel`; default: the ZZ feature map
+            (2 reps, linear entanglement) on ``n_features`` qubits of ``torch.qubit``.
+        C, class_weight, probability, tol, max_iter, random_state, decision_function_shape,
+        break_ties: as in :class:`sklearn.svm.SVC`.
+
+    Attributes:
+        classes_, n_features_in_, support_, dual_coef_, svc_ (the fitted ``SVC``),
+        X_fit_ (training features, needed to evaluate test kernels).
+
+    Examples:
+        >>> import numpy as np
+        >>> from qphys.kernels import QSVC
+        >>> X = np.array([[0.1, 0.2], [0.2, 0.1], [2.0, 2.5], [2.4, 2.1]])
+        >>> QSVC().fit(X, [0, 0, 1, 1]).predict(X).tolist()
+        [0, 0, 1, 1]
+    """
+
+    def __init__(
+        self,
+        quantum_kernel: QuantumKernel | None = None,
+        *,
+        C: float = 1.0,
+        class_weight=None,
+        probability: bool = False,
+        tol: float = 1e-3,
+        max_iter: int = -1,
+        random_state=None,
+        decision_function_shape: str = "ovr",
+        break_ties: bool = False,
+    ):
+        self.quantum_kernel = quantum_kernel
+        self.C = C
+        self.class_weight = class_weight
+        self.probability = probability
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.decision_function_shape = decision_function_shape
+        self.break_ties = break_ties
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        kernel = self.quantum_kernel
+        shots = kernel.shots_in_use if kernel is not None else None
+        tags.non_deterministic = shots is not None
+        return tags
+
+    def _kernel(self) -> QuantumKernel:
+        if self.quantum_kernel is not None:
+            return self.quantum_kernel
+        return QuantumKernel(default_feature_map, "torch.qubit")
+
+    def _gram(self, X, Y=None) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            K = self.kernel_.matrix(X, Y)
+        return K.detach().cpu().numpy().astype(np.float64)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the SVC on the quantum Gram matrix of ``X``."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.kernel_ = self._kernel()
+        self.X_fit_ = X
+        self.svc_ = SVC(
+            kernel="precomputed",
+            C=self.C,
+            class_weight=self.class_weight,
+            probability=self.probability,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+            decision_function_shape=self.decision_function_shape,
+            break_ties=self.break_ties,
+        )
+        self.svc_.fit(self._gram(X), y, sample_weight=sample_weight)
+        self.classes_ = self.svc_.classes_
+        self.support_ = self.svc_.support_
+        self.dual_coef_ = self.svc_.dual_coef_
+        self.intercept_ = self.svc_.intercept_
+        return self
+
+    def _test_gram(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._gram(X, self.X_fit_)
+
+    def decision_function(self, X):
+        """SVC decision values of ``X``."""
+        return self.svc_.decision_function(self._test_gram(X))
+
+    def predict(self, X):
+        """Predicted class labels of ``X``."""
+        return self.svc_.predict(self._test_gram(X))
+
+    def predict_proba(self, X):
+        """Platt-scaled class probabilities (needs ``probability=True``)."""
+        return self.svc_.predict_proba(self._test_gram(X))
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`."""
+        return self.svc_.predict_log_proba(self._test_gram(X))
