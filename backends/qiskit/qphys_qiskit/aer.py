@@ -1,0 +1,291 @@
+"""Qiskit Aer devices: ``aer.statevector``, ``aer.density_matrix``, ``aer.matrix_product_state``.
+
+Exact runs (``shots=None``) append Aer save instructions (expectation values, variances,
+probabilities, the state vector) to each structure's circuit and run every structure of an
+``execute`` call, with all its parameter bindings, as ONE ``AerSimulator.run`` job (Aer binds
+parameters in C++). Runs with shots measure each measurement setting
+(:mod:`qphys_qiskit.sampling`) through ``qiskit_aer.primitives.SamplerV2``, which also puts all
+PUBs into one simulator job. Aer's ``EstimatorV2`` is not used: it runs one simulator job per
+PUB and, with a precision, only adds Gaussian noise to exact values instead of sampling.
+
+Examples:
+    >>> import qphys
+    >>> dev = qphys.device("aer.statevector")
+    >>> c = qphys.Circuit(wires=2).h(0).cx(0, 1).expval(qphys.Z(0) @ qphys.Z(1))
+    >>> round(float(qphys.execute(c, dev).expvals[0]), 6)
+    1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import numpy as np
+import torch
+from qiskit import transpile
+
+from qphys.errors import DeviceOptionError, JobError, UnsupportedOperationError
+from qphys.jobs import JobNotFoundError, Transport
+from qphys_qiskit import sampling
+from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
+from qphys_qiskit.convert import reverse_bits_axis, to_sparse_pauli_op
+
+logger = logging.getLogger(__name__)
+
+
+def _aligned(values: np.ndarray, circuit) -> np.ndarray:
+    """Columns of ``values`` (ParameterVector order) in ``circuit.parameters`` order (the
+    transpiler may drop parameters of removed gates)."""
+    return np.ascontiguousarray(values[:, [p.index for p in circuit.parameters]])
+
+
+class AerTransport(Transport):
+    """Runs payloads on an in-process ``AerSimulator`` (jobs cannot outlive the process)."""
+
+    can_reattach = False
+
+    def __init__(self, simulator, backend_options: dict):
+        self.simulator = simulator
+        self.backend_options = backend_options
+        self.name = f"aer[{backend_options.get('method', 'automatic')}]"
+        self._jobs: dict[str, tuple] = {}
+
+    def submit(self, payload: Payload) -> str:
+        try:
+            if payload.primitive == "aer":
+                circuits = [p.circuit for p in payload.pubs]
+                binds = [{par: p.values[:, j] for j, par in enumerate(p.circuit.parameters)} for p in payload.pubs]
+                opts = {} if payload.seed is None else {"seed_simulator": payload.seed}
+                job = self.simulator.run(circuits, parameter_binds=binds, **opts)
+            elif payload.primitive == "aer_sampler":
+                from qiskit_aer.primitives import SamplerV2
+
+                sampler = SamplerV2(seed=payload.seed, options={"backend_options": dict(self.backend_options)})
+                job = sampler.run([(p.circuit, p.values) for p in payload.pubs], shots=payload.shots)
+            else:  # pragma: no cover - the device builds only the two kinds
+                raise JobError(f"aer transport cannot run {payload.primitive!r} payloads")
+        except JobError:
+            raise
+        except Exception as exc:  # Aer refuses the input: permanent
+            raise JobError(f"Aer rejected the job: {type(exc).__name__}: {exc}") from exc
+        job_id = f"aer-{uuid.uuid4().hex[:12]}"
+        self._jobs[job_id] = (payload, job)
+        return job_id
+
+    def result(self, job_id, timeout=None):
+        if job_id not in self._jobs:
+            raise JobNotFoundError(f"Aer job {job_id!r} is not held by this process")
+        payload, job = self._jobs.pop(job_id)
+        try:
+            res = job.result()
+        except Exception as exc:
+            raise JobError(f"Aer simulation failed: {type(exc).__name__}: {exc}") from exc
+        arrays: dict[str, np.ndarray] = {}
+        if payload.primitive == "aer":
+            if not res.success:
+                raise JobError(f"Aer simulation failed: {res.status}")
+            idx = 0
+            for k, pub in enumerate(payload.pubs):
+                rows = pub.rows if pub.circuit.num_parameters else 1
+                data = [res.data(idx + r) for r in range(rows)]
+                idx += rows
+                for label in pub.labels:
+                    arrays[f"p{k}_{label}"] = np.stack([np.asarray(d[label]) for d in data])
+        else:
+            for k, pub_res in enumerate(res):
+                arrays[f"p{k}_bits"] = np.asarray(pub_res.data.c.array)
+        return arrays
+
+
+class AerDevice(QiskitDevice):
+    """Base of the Aer devices; ``METHOD`` picks the simulation method.
+
+    Args:
+        shots: ``None`` for exact results, else shots per measurement setting.
+        seed: seed of Aer's sampler (``seed_simulator``).
+        noise_model: a ``qiskit_aer.noise.NoiseModel`` (with ``shots=None`` only on
+            ``aer.density_matrix``, which evolves the exact mixed state).
+        backend_options: further ``AerSimulator`` options, e.g.
+            ``{"matrix_product_state_max_bond_dimension": 64}``.
+        optimization_level: transpiler level (default 0: Aer runs every gate natively).
+        max_circuits_per_job, ledger, transport, retry: see :class:`qphys_qiskit._base.QiskitDevice`.
+    """
+
+    METHOD = "statevector"
+    name = "aer"
+
+    def __init__(self, *, shots=None, seed=None, noise_model=None, backend_options: dict | None = None,
+                 optimization_level: int = 0, max_circuits_per_job=None, ledger=False, transport=None, retry=None):
+        super().__init__(shots=shots, seed=seed, optimization_level=optimization_level,
+                         max_circuits_per_job=max_circuits_per_job, ledger=ledger, transport=transport, retry=retry)
+        from qiskit_aer import AerSimulator
+        from qiskit_aer.noise import NoiseModel
+
+        if noise_model is not None and not isinstance(noise_model, NoiseModel):
+            raise DeviceOptionError(
+                f"{self.name}: noise_model must be a qiskit_aer.noise.NoiseModel, got {type(noise_model).__name__}"
+            )
+        if backend_options is not None and not isinstance(backend_options, dict):
+            raise DeviceOptionError(f"{self.name}: backend_options must be a dict, got {type(backend_options).__name__}")
+        opts = dict(backend_options or {})
+        if "method" in opts and opts["method"] != self.METHOD:
+            raise DeviceOptionError(
+                f"{self.name} simulates with method={self.METHOD!r}; pick the aer.* device of the method you want"
+            )
+        opts["method"] = self.METHOD
+        if noise_model is not None:
+            opts["noise_model"] = noise_model
+        self.noise_model = noise_model
+        try:
+            self.simulator = AerSimulator(**opts)
+        except Exception as exc:
+            raise DeviceOptionError(f"{self.name}: AerSimulator rejected backend_options: {exc}") from exc
+        self.backend_options = opts
+        self.capabilities = base_capabilities(self.MEASUREMENTS)
+
+    def job_transport(self):
+        return AerTransport(self.simulator, self.backend_options)
+
+    def preprocess(self, circuits, config):
+        circuits = super().preprocess(circuits, config)
+        if config.shots is None and self.noise_model is not None and self.METHOD != "density_matrix":
+            raise UnsupportedOperationError(
+                f"{self.name} cannot give exact results under a noise model (it samples noise "
+                "trajectories); use aer.density_matrix for exact noisy values, or pass shots=N"
+            )
+        return circuits
+
+    # ---- building PUBs ----------------------------------------------------------------------------
+    def _transpile(self, qc):
+        self.transpilations += 1
+        return transpile(qc, self.simulator, optimization_level=self.optimization_level)
+
+    def _build(self, template: Template, values, config):
+        if config.shots is None:
+            if "exact" not in template.data:
+                template.data["exact"] = self._exact_circuit(template)
+            tqc, labels = template.data["exact"]
+            vals = _aligned(values, tqc) if tqc.num_parameters else values[:1, :0]
+            return [("aer", Pub(f"{template.key}/exact", tqc, vals, labels=labels))]
+        if "plan" not in template.data:
+            plan = sampling.plan(template.circuit)
+            variants = [self._transpile(s.rotate(template.qc)) for s in plan.settings]
+            template.data["plan"] = (plan, variants)
+        plan, variants = template.data["plan"]
+        return [
+            ("aer_sampler", Pub(f"{template.key}/s{k}", v, _aligned(values, v), num_bits=template.circuit.num_wires))
+            for k, v in enumerate(variants)
+        ]
+
+    def _exact_circuit(self, template: Template):
+        c = template.circuit
+        n = c.num_wires
+        qc = template.qc.copy()
+        labels = []
+        for i, m in enumerate(c.measurements):
+            label = f"m{i}"
+            if m.kind == "expval":
+                qc.save_expectation_value(to_sparse_pauli_op(m.obs, n), range(n), label=label)
+            elif m.kind == "var":
+                qc.save_expectation_value_variance(to_sparse_pauli_op(m.obs, n), range(n), label=label)
+            elif m.kind == "probs":
+                wires = tuple(range(n)) if m.wires is None else m.wires
+                # Qiskit: first listed qubit is the least significant -> reversed wires
+                qc.save_probabilities(list(reversed(wires)), label=label)
+            elif m.kind == "state":
+                if self.METHOD == "density_matrix":
+                    raise UnsupportedOperationError(
+                        f"{self.name} holds a density matrix, not a state vector; use aer.statevector"
+                    )
+                qc.save_statevector(label=label)
+            else:
+                raise UnsupportedOperationError(f"measurement {m.kind!r} needs shots; pass shots=N")
+            labels.append(label)
+        return self._transpile(qc), tuple(labels)
+
+    # ---- decoding -------------------------------------------------------------------------------
+    def _decode(self, template: Template, rows: int, data: dict, config):
+        c = template.circuit
+        n = c.num_wires
+        out = []
+        if config.shots is None:
+            parts = data[f"{template.key}/exact"]
+            for i, m in enumerate(c.measurements):
+                arr = _concat(parts, f"m{i}")
+                if arr.shape[0] != rows:  # parameter-free structure: computed once
+                    arr = np.broadcast_to(arr[:1], (rows, *arr.shape[1:]))
+                if m.kind == "expval":
+                    out.append(torch.as_tensor(np.real(arr).astype(np.float64)))
+                elif m.kind == "var":
+                    out.append(torch.as_tensor(np.real(arr[:, 1]).astype(np.float64)))
+                elif m.kind == "probs":
+                    out.append(torch.as_tensor(np.asarray(arr, dtype=np.float64)))
+                else:  # state
+                    out.append(torch.as_tensor(reverse_bits_axis(np.asarray(arr, dtype=np.complex128), n)))
+            return out
+        plan, variants = template.data["plan"]
+        bits = [
+            sampling.unpack_bits(_concat(data[f"{template.key}/s{k}"], "bits"), n)
+            for k in range(len(variants))
+        ]
+        for dec in plan.decoders:
+            v = sampling.estimate(dec, bits)
+            if isinstance(v, list):
+                out.append(v)
+            elif dec[0] == "sample":
+                out.append(torch.as_tensor(v))
+            else:
+                out.append(torch.as_tensor(np.asarray(v, dtype=np.float64)))
+        return out
+
+
+class AerStatevectorDevice(AerDevice):
+    """``aer.statevector``: Qiskit Aer's state-vector simulator (exact or shots, any noise model
+    with shots).
+
+    Examples:
+        >>> import qphys
+        >>> dev = qphys.device("aer.statevector", shots=1000, seed=1)
+        >>> c = qphys.Circuit(wires=1).x(0).expval(qphys.Z(0))
+        >>> float(qphys.execute(c, dev).expvals[0])
+        -1.0
+    """
+
+    METHOD = "statevector"
+    name = "aer.statevector"
+    MEASUREMENTS = frozenset({"expval", "var", "probs", "sample", "counts", "state"})
+
+
+class AerDensityMatrixDevice(AerDevice):
+    """``aer.density_matrix``: exact mixed-state evolution, so noise models give exact noisy values.
+
+    Examples:
+        >>> import qphys
+        >>> from qiskit_aer.noise import NoiseModel, depolarizing_error
+        >>> nm = NoiseModel(); nm.add_all_qubit_quantum_error(depolarizing_error(0.1, 1), ["x"])
+        >>> c = qphys.Circuit(wires=1).x(0).expval(qphys.Z(0))
+        >>> round(float(qphys.execute(c, qphys.device("aer.density_matrix", noise_model=nm)).expvals[0]), 4)
+        -0.8667
+    """
+
+    METHOD = "density_matrix"
+    name = "aer.density_matrix"
+
+
+class AerMatrixProductStateDevice(AerDevice):
+    """``aer.matrix_product_state``: tensor-network simulation for many weakly entangled qubits.
+
+    Examples:
+        >>> import qphys
+        >>> c = qphys.Circuit(wires=40).h(0)
+        >>> for w in range(39):
+        ...     _ = c.cx(w, w + 1)
+        >>> _ = c.expval(qphys.Z(0) @ qphys.Z(39))
+        >>> round(float(qphys.execute(c, qphys.device("aer.matrix_product_state")).expvals[0]), 6)
+        1.0
+    """
+
+    METHOD = "matrix_product_state"
+    name = "aer.matrix_product_state"
+    MEASUREMENTS = frozenset({"expval", "var", "probs", "sample", "counts", "state"})

@@ -1,0 +1,364 @@
+"""IBM Quantum devices: ``ibm.fake_<name>`` (local testing mode) and ``ibm.<name>`` (real hardware).
+
+Both run through qiskit-ibm-runtime's ``EstimatorV2`` (``expval``/``var``; a variance is
+``<O²> - <O>²`` from the same PUB) and ``SamplerV2`` (``probs``/``sample``/``counts``). Each
+circuit structure is transpiled to the device's ISA once (cached by the structural hash) and every
+batch element and shifted parameter set of a gradient becomes one row of the PUB's bindings
+array, so one ``execute`` call is one job per primitive (or as few as ``max_circuits_per_job``
+allows). Jobs go through :class:`qphys.jobs.JobRunner`: the ledger (on by default) lets a
+re-run after a crash re-attach to submitted jobs by id and reuse finished results.
+
+``ibm.fake_<name>`` runs every fake backend of ``qiskit_ibm_runtime.fake_provider`` locally in
+qiskit-ibm-runtime's local testing mode (``mode=<fake backend>``), which simulates with that
+device's noise model and coupling map; local jobs live only in the running process.
+``ibm.<name>`` opens ``QiskitRuntimeService()`` with qiskit-ibm-runtime's own credentials
+(``QISKIT_IBM_TOKEN``/``QISKIT_IBM_INSTANCE``/``QISKIT_IBM_CHANNEL`` or a saved account); qphys
+never reads, stores or logs the token.
+
+The runtime ``EstimatorV2`` is deprecated in qiskit-ibm-runtime 0.50 in favour of a client-side
+executor estimator; it is still the documented primitive for resilience options, so it is used
+here and its deprecation warning is silenced at the call site.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from qphys.devices.base import Capabilities
+from qphys.errors import (
+    CredentialsError,
+    DeviceNotFoundError,
+    DeviceOptionError,
+    JobError,
+    TransientJobError,
+)
+from qphys.jobs import JobNotFoundError, Transport
+from qphys_qiskit import sampling
+from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
+from qphys_qiskit.aer import _aligned
+from qphys_qiskit.convert import to_sparse_pauli_op
+
+logger = logging.getLogger(__name__)
+
+_CREDENTIALS_HELP = (
+    "set QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE, the CRN of your instance) in the environment, "
+    "or save an account once with QiskitRuntimeService.save_account(token=..., instance=..., "
+    "set_as_default=True); to run locally without an account use a fake device such as "
+    "ibm.fake_manila (qphys devices lists them)"
+)
+
+
+# ---- fake backends ----------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def fake_backend_classes() -> dict[str, type]:
+    """``{"fake_manila": FakeManilaV2, ...}``: every fake backend class (none instantiated)."""
+    from qiskit_ibm_runtime import fake_provider
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    out = {}
+    for attr in dir(fake_provider):
+        cls = getattr(fake_provider, attr)
+        if isinstance(cls, type) and issubclass(cls, FakeBackendV2) and cls is not FakeBackendV2:
+            name = getattr(cls, "backend_name", None)
+            if name and name.startswith("fake_"):
+                out.setdefault(name, cls)
+    return dict(sorted(out.items()))
+
+
+def _classify(exc: Exception, what: str) -> Exception:
+    """Map a qiskit-ibm-runtime / network exception to a qphys error (message kept, no secrets)."""
+    from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError, RuntimeJobNotFound
+
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, IBMNotAuthorizedError):
+        return CredentialsError(f"IBM Quantum refused the credentials while {what} ({text}); {_CREDENTIALS_HELP}")
+    if isinstance(exc, RuntimeJobNotFound):
+        return JobNotFoundError(f"IBM Quantum does not know the job ({text})")
+    status = getattr(exc, "status_code", None)
+    transient_names = ("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "RequestsApiError")
+    if (isinstance(status, int) and (status >= 500 or status == 429)) or (
+        type(exc).__name__ in transient_names and not isinstance(status, int)
+    ) or isinstance(exc, (ConnectionError, TimeoutError)):
+        return TransientJobError(f"transient failure while {what}: {text}")
+    return JobError(f"IBM Quantum error while {what}: {text}")
+
+
+class IBMTransport(Transport):
+    """Submits payloads with qiskit-ibm-runtime ``EstimatorV2``/``SamplerV2`` in ``mode=backend``.
+
+    With a ``service`` (real hardware) results of jobs from earlier processes are fetched by id
+    with ``service.job(job_id)``; local (fake-backend) jobs exist only in this process.
+    """
+
+    def __init__(self, backend, *, service=None, local: bool):
+        self.backend = backend
+        self.service = service
+        self.local = local
+        self.can_reattach = not local
+        self.name = f"ibm-runtime[{'local:' if local else ''}{backend.name}]"
+        self._jobs: dict[str, object] = {}
+
+    def submit(self, payload: Payload) -> str:
+        from qiskit_ibm_runtime import EstimatorV2, SamplerV2
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                if payload.primitive == "estimator":
+                    prim = EstimatorV2(mode=self.backend)
+                    pubs = [(p.circuit, [list(p.observables)], p.values[:, None, :]) for p in payload.pubs]
+                    if payload.options.get("resilience_level") is not None:
+                        prim.options.resilience_level = payload.options["resilience_level"]
+                else:
+                    prim = SamplerV2(mode=self.backend)
+                    pubs = [(p.circuit, p.values) for p in payload.pubs]
+                prim.options.default_shots = payload.shots
+                if self.local and payload.seed is not None:
+                    prim.options.simulator.seed_simulator = payload.seed
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*no effect in local testing mode.*")
+                    job = prim.run(pubs)
+        except Exception as exc:
+            raise _classify(exc, f"submitting to {self.backend.name}") from exc
+        job_id = str(job.job_id())
+        self._jobs[job_id] = job
+        return job_id
+
+    def status(self, job_id):
+        job = self._jobs.get(job_id)
+        if job is None:
+            return "unknown"
+        try:
+            return str(job.status()).lower()
+        except Exception:  # noqa: BLE001 - status is informational
+            return "unknown"
+
+    def result(self, job_id, timeout=None):
+        job = self._jobs.get(job_id)
+        if job is None:
+            if self.service is None:
+                raise JobNotFoundError(
+                    f"local job {job_id!r} on {self.backend.name} is not held by this process (local testing "
+                    "mode keeps jobs in memory)"
+                )
+            try:
+                job = self.service.job(job_id)
+            except Exception as exc:
+                raise _classify(exc, f"looking up job {job_id}") from exc
+        try:
+            res = job.result(timeout=timeout) if timeout is not None else job.result()
+        except Exception as exc:
+            err = _classify(exc, f"waiting for job {job_id}")
+            raise err from exc
+        self._jobs.pop(job_id, None)
+        arrays: dict[str, np.ndarray] = {}
+        for k, pub_res in enumerate(res):
+            data = pub_res.data
+            if hasattr(data, "evs"):
+                evs = np.asarray(data.evs, dtype=float)
+                arrays[f"p{k}_evs"] = evs.reshape(evs.shape[0], -1) if evs.ndim else evs.reshape(1, 1)
+                arrays[f"p{k}_stds"] = np.asarray(data.stds, dtype=float).reshape(arrays[f"p{k}_evs"].shape)
+            else:
+                field = next(iter(data.keys()))
+                arrays[f"p{k}_bits"] = np.asarray(getattr(data, field).array)
+        return arrays
+
+
+class IBMDevice(QiskitDevice):
+    """An IBM Quantum backend (real or fake) through qiskit-ibm-runtime's V2 primitives.
+
+    Build it with ``qphys.device("ibm.fake_manila", shots=2000, seed=1)`` or
+    ``qphys.device("ibm.ibm_brisbane")``.
+
+    Args:
+        shots: shots per PUB (default 4096); exact results are not available.
+        seed: simulator seed (fake backends only; real hardware is not seedable).
+        optimization_level: transpiler level for the ISA transpilation (default 1).
+        resilience_level: the Estimator's error-mitigation level (real hardware; local testing
+            mode ignores it).
+        max_circuits_per_job: most bound circuits per job (``None``: no limit).
+        ledger: default ``True`` (the ledger in ``$QPHYS_HOME``); see
+            :class:`qphys_qiskit._base.QiskitDevice` for ``ledger``, ``transport``, ``retry``.
+    """
+
+    MEASUREMENTS = frozenset({"expval", "var", "probs", "sample", "counts"})
+
+    def __init__(self, name: str, backend, *, service=None, local: bool, shots=4096, seed=None,
+                 optimization_level: int = 1, resilience_level: int | None = None, max_circuits_per_job=None,
+                 ledger=True, transport=None, retry=None):
+        self.name = name
+        super().__init__(shots=shots, seed=seed, optimization_level=optimization_level,
+                         max_circuits_per_job=max_circuits_per_job, ledger=ledger, transport=transport, retry=retry)
+        if resilience_level is not None and resilience_level not in (0, 1, 2):
+            raise DeviceOptionError(f"{name}: resilience_level must be 0, 1, 2 or None, got {resilience_level!r}")
+        self.backend = backend
+        self.service = service
+        self.local = local
+        self.resilience_level = resilience_level
+        self.capabilities = base_capabilities(self.MEASUREMENTS, max_wires=backend.num_qubits, exact=False)
+        self._pass_manager = None
+
+    def job_transport(self):
+        return IBMTransport(self.backend, service=self.service, local=self.local)
+
+    def _payload(self, primitive, pubs, config):
+        opts = {}
+        if primitive == "estimator" and self.resilience_level is not None:
+            opts["resilience_level"] = self.resilience_level
+        return Payload(primitive, pubs, config.shots, config.seed if self.local else None, opts)
+
+    def _isa(self, qc):
+        if self._pass_manager is None:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            self._pass_manager = generate_preset_pass_manager(
+                optimization_level=self.optimization_level, backend=self.backend
+            )
+        self.transpilations += 1
+        return self._pass_manager.run(qc)
+
+    def _build(self, template: Template, values, config):
+        c = template.circuit
+        n = c.num_wires
+        if "ibm" not in template.data:
+            est = samp = None
+            ev_meas = [m for m in c.measurements if m.kind in ("expval", "var")]
+            if ev_meas:
+                isa = self._isa(template.qc)
+                obs, index = [], []
+                for m in c.measurements:
+                    if m.kind not in ("expval", "var"):
+                        index.append(None)
+                        continue
+                    op = to_sparse_pauli_op(m.obs, n)
+                    index.append(len(obs))
+                    obs.append(op.apply_layout(isa.layout))
+                    if m.kind == "var":
+                        obs.append(op.compose(op).simplify().apply_layout(isa.layout))
+                est = (isa, tuple(obs), index)
+            if any(m.kind in ("probs", "sample", "counts") for m in c.measurements):
+                zset = sampling.Setting()
+                zset.add([sampling.Pauli("Z", w) for w in range(n)])
+                samp = self._isa(zset.rotate(template.qc))
+            template.data["ibm"] = (est, samp)
+        est, samp = template.data["ibm"]
+        pubs = []
+        if est is not None:
+            pubs.append(("estimator", Pub(f"{template.key}/est", est[0], _aligned(values, est[0]), observables=est[1])))
+        if samp is not None:
+            pubs.append(("sampler", Pub(f"{template.key}/samp", samp, _aligned(values, samp), num_bits=n)))
+        return pubs
+
+    def _decode(self, template: Template, rows: int, data: dict, config):
+        c = template.circuit
+        n = c.num_wires
+        est, samp = template.data["ibm"]
+        evs = _concat(data[f"{template.key}/est"], "evs") if est is not None else None
+        bits = sampling.unpack_bits(_concat(data[f"{template.key}/samp"], "bits"), n) if samp is not None else None
+        out = []
+        for i, m in enumerate(c.measurements):
+            if m.kind == "expval":
+                out.append(torch.as_tensor(evs[:, est[2][i]].astype(np.float64)))
+            elif m.kind == "var":
+                j = est[2][i]
+                out.append(torch.as_tensor((evs[:, j + 1] - evs[:, j] ** 2).astype(np.float64)))
+            else:
+                wires = tuple(range(n)) if m.wires is None else tuple(m.wires)
+                v = sampling.estimate((m.kind, 0, wires), [bits])
+                out.append(v if isinstance(v, list) else torch.as_tensor(v))
+        return out
+
+
+class IBMFamily:
+    """Factory of the ``ibm.*`` device family (entry point ``ibm.*``).
+
+    Examples:
+        >>> from qphys_qiskit.ibm import IBMFamily
+        >>> "ibm.fake_manila" in IBMFamily.available_names()
+        True
+    """
+
+    OPTIONS = ("shots", "seed", "optimization_level", "resilience_level", "max_circuits_per_job", "ledger",
+               "transport", "retry")
+    REAL_OPTIONS = ("instance", "channel", "account")
+
+    @classmethod
+    def available_names(cls) -> list[str]:
+        """``ibm.fake_<name>`` for every fake backend (real backends need an account: ``ibm.<name>``)."""
+        return [f"ibm.{n}" for n in fake_backend_classes()]
+
+    @classmethod
+    def _fake(cls, name: str):
+        short = name[len("ibm."):]
+        classes = fake_backend_classes()
+        if short not in classes:
+            raise DeviceNotFoundError(
+                f"no fake IBM backend {short!r}; available: {', '.join(classes)}"
+            )
+        return classes[short]()
+
+    @classmethod
+    def capabilities_for(cls, name: str) -> Capabilities:
+        """Capabilities of ``name`` (fake backends: their qubit count; real ones: no network call)."""
+        max_wires = cls._fake(name).num_qubits if name.startswith("ibm.fake_") else None
+        return base_capabilities(IBMDevice.MEASUREMENTS, max_wires=max_wires, exact=False)
+
+    @classmethod
+    def create(cls, name: str, **options) -> IBMDevice:
+        """Build ``ibm.fake_<name>`` (local) or ``ibm.<name>`` (QiskitRuntimeService).
+
+        Raises:
+            DeviceNotFoundError: unknown fake backend, or a backend the account cannot see.
+            DeviceOptionError: an unknown option.
+            CredentialsError: ``ibm.<name>`` without IBM Quantum credentials.
+        """
+        fake = name.startswith("ibm.fake_")
+        allowed = cls.OPTIONS if fake else cls.OPTIONS + cls.REAL_OPTIONS
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise DeviceOptionError(
+                f"device {name!r} got unknown option(s) {', '.join(unknown)}; its options are: {', '.join(allowed)}"
+            )
+        if fake:
+            return IBMDevice(name, cls._fake(name), local=True, **options)
+        short = name[len("ibm."):]
+        if not short:
+            raise DeviceNotFoundError("give a backend name after 'ibm.', e.g. ibm.ibm_brisbane or ibm.fake_manila")
+        svc_opts = {k: options.pop(k) for k in cls.REAL_OPTIONS if k in options}
+        service = _service(svc_opts)
+        try:
+            backend = service.backend(short)
+        except Exception as exc:  # noqa: BLE001 - translate the provider's message
+            from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+            if isinstance(exc, QiskitBackendNotFoundError):
+                raise DeviceNotFoundError(
+                    f"IBM Quantum has no backend {short!r} for this account ({exc}); list yours with "
+                    "QiskitRuntimeService().backends()"
+                ) from exc
+            raise _classify(exc, f"looking up backend {short}") from exc
+        return IBMDevice(name, backend, service=service, local=False, **options)
+
+
+def _service(opts: dict):
+    """``QiskitRuntimeService`` from qiskit-ibm-runtime's own credential discovery."""
+    from qiskit_ibm_runtime import QiskitRuntimeService
+    from qiskit_ibm_runtime.accounts.exceptions import AccountsError
+
+    kwargs = {}
+    if "account" in opts:
+        kwargs["name"] = opts["account"]
+    for k in ("instance", "channel"):
+        if k in opts:
+            kwargs[k] = opts[k]
+    try:
+        return QiskitRuntimeService(**kwargs)
+    except AccountsError as exc:
+        raise CredentialsError(f"no usable IBM Quantum account ({exc}); {_CREDENTIALS_HELP}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise _classify(exc, "connecting to IBM Quantum") from None
