@@ -121,4 +121,5 @@ def term_samples(state, factors, n, shots, generator):
         table = np.kron(table, t)
     p = probs(rotated, wires, n)
     idx = sample_indices(p, shots, generator)
-    return torch.as_tensor(table, dtype=torch.float64)[idx]
+    # index_select, not table[idx]: advanced indexing by a 2-D index is ~1000x slower here
+    return torch.as_tensor(table, dtype=torch.float64).index_select(0, idx.reshape(-1)).reshape(idx.shape)
