@@ -35,6 +35,7 @@ from qphys.errors import (
 )
 from qphys.observables import Observable
 from qphys.ops import get_spec
+from qphys.ops.cv import CVBuilder
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def _batch_of(value) -> int | None:
     return None
 
 
-class Circuit:
+class Circuit(CVBuilder):
     """A qubit circuit (``Circuit(wires=n)``) or a photonic one (``Circuit(modes=m)``).
 
     Args:

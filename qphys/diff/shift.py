@@ -30,6 +30,12 @@ def recipe(circuit, i, j, method, fd_step):
             f"operation {op.name!r} has no parameter-shift rule for parameter {j}; use "
             "diff_method='finite-diff' (or 'backprop' on a torch device)"
         )
+    why = spec.shift_condition(circuit, i) if spec.shift_condition is not None else None
+    if why is not None:
+        raise DifferentiationError(
+            f"the parameter-shift rule of {op.name!r} (operation {i}) is not exact here: {why}; "
+            "use diff_method='finite-diff' (or 'backprop' on a torch device)"
+        )
     return rule
 
 
@@ -37,6 +43,8 @@ def has_recipes(circuit, trainable) -> bool:
     for i, j in trainable:
         spec = circuit.operations[i].spec
         if not spec.grad_recipe or spec.grad_recipe[j] is None:
+            return False
+        if spec.shift_condition is not None and spec.shift_condition(circuit, i) is not None:
             return False
     return True
 

@@ -31,6 +31,9 @@ class OpSpec:
         matrix_param: the single parameter is a matrix/vector (``unitary``, ``state_prep``).
         gaussian: for CV ops, whether the gate is Gaussian.
         self_inverse: applying the op twice is the identity.
+        shift_condition: optional ``(circuit, op_index) -> str | None``; a string says why
+            ``grad_recipe`` is not exact for that use of the op (CV rules hold only for
+            Gaussian circuits measuring quadratic observables); ``None`` means it is.
     """
 
     name: str
@@ -47,6 +50,7 @@ class OpSpec:
     matrix_param: bool = False
     gaussian: bool = True
     self_inverse: bool = False
+    shift_condition: Callable | None = None
 
 
 _REGISTRY: dict[str, OpSpec] = {}

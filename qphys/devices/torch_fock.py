@@ -1,0 +1,185 @@
+"""``torch.fock``: photonic circuits in a truncated Fock basis, a thin driver over
+:mod:`qphys.sim.fock` (batched, differentiable by backprop, CPU or CUDA)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+
+from qphys.devices.base import Capabilities, Device, Result, RunConfig
+from qphys.devices.torch_qubit import available_memory, fmt_bytes, parse_dtype, parse_torch_device
+from qphys.errors import DeviceOptionError, ResourceError, UnsupportedOperationError
+from qphys.ops import registered_names
+from qphys.sim import fock as F
+from qphys.sim.fock import TruncationWarning
+from qphys.sim.fock import measure as FM
+
+log = logging.getLogger(__name__)
+
+CV_MEASUREMENTS = frozenset({"expval", "var", "fock_probs", "homodyne", "state"})
+#: observable kinds a sampling (shots) run estimates from homodyne outcomes
+_QUADRATURES = ("X", "P", "Quad")
+
+
+def parse_cutoff(cutoff) -> int:
+    """Validate the Fock cutoff (an integer >= 2)."""
+    if isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 2:
+        raise DeviceOptionError(
+            f"cutoff must be an integer >= 2 (photon numbers 0..cutoff-1 are kept), got {cutoff!r}; "
+            "cutoff=10 suits states with a few photons per mode"
+        )
+    return cutoff
+
+
+def check_shots_observables(device_name, circuits, config, *, number_ok: bool):
+    """With shots, only quadratures (and, where sampled, photon numbers) can be estimated."""
+    if config.shots is None:
+        return
+    for c in circuits:
+        for m in c.measurements:
+            if m.kind in ("expval", "var"):
+                kind = m.obs.kind
+                if kind in _QUADRATURES or (number_ok and kind == "N"):
+                    continue
+                raise UnsupportedOperationError(
+                    f"device {device_name!r} cannot estimate {m.kind}({m.obs!r}) from shots (only "
+                    f"quadratures{' and photon numbers' if number_ok else ''}); use shots=None"
+                )
+            if m.kind == "state":
+                raise UnsupportedOperationError(
+                    f"device {device_name!r}: the state is not available with shots; use shots=None"
+                )
+
+
+class TorchFockDevice(Device):
+    """Batched truncated-Fock-basis simulator of photonic circuits in pure torch.
+
+    Args:
+        shots: default number of shots (``None``: exact).
+        seed: seed of the sampling generator.
+        cutoff: Fock levels kept per mode (photon numbers ``0..cutoff-1``), at least 2.
+        dtype: ``"complex128"`` (default; the gate recurrences need it for 1e-8 accuracy) or
+            ``"complex64"``.
+        torch_device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        trace_warning: warn (:class:`~qphys.sim.fock.TruncationWarning`) when more than this
+            probability leaks past the cutoff in any batch element.
+        max_memory: bytes the simulation may use (default: what is free now).
+
+    ``Result.metadata["trace"]`` holds the norm of the final state per batch element and
+    ``metadata["lost_probability"]`` the largest ``1 - trace``.
+
+    Examples:
+        >>> import qphys
+        >>> from qphys import cv
+        >>> c = qphys.Circuit(modes=1).displacement(0.5, 0.0, 0).expval(cv.N(0))
+        >>> r = qphys.execute(c, qphys.device("torch.fock", cutoff=12))
+        >>> round(float(r.expvals[0]), 6)
+        0.25
+    """
+
+    name = "torch.fock"
+    capabilities = Capabilities(
+        families=frozenset({"cv"}),
+        operations=frozenset(registered_names("cv")),
+        observables=frozenset({"CVObservable"}),
+        measurements=CV_MEASUREMENTS,
+        native_diff=("backprop",),
+        batching=True,
+    )
+    WORKSPACE_FACTOR = 6
+
+    def __init__(self, *, shots=None, seed=None, cutoff=10, dtype="complex128", torch_device="cpu",
+                 trace_warning=1e-3, max_memory=None):
+        super().__init__(shots=shots, seed=seed)
+        self.cutoff = parse_cutoff(cutoff)
+        self.dtype = parse_dtype(dtype)
+        self.torch_device = parse_torch_device(torch_device)
+        if isinstance(trace_warning, bool) or not isinstance(trace_warning, (int, float)) or not 0 <= trace_warning < 1:
+            raise DeviceOptionError(f"trace_warning must be a probability in [0, 1), got {trace_warning!r}")
+        self.trace_warning = float(trace_warning)
+        if max_memory is not None and (not isinstance(max_memory, int) or max_memory <= 0):
+            raise DeviceOptionError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+        self.max_memory = max_memory
+
+    def __repr__(self):
+        return f"<TorchFockDevice 'torch.fock' cutoff={self.cutoff} shots={self.shots}>"
+
+    def memory_estimate(self, circuit) -> int:
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        return (circuit.batch_size or 1) * (self.cutoff + 2) ** circuit.num_wires * itemsize * self.WORKSPACE_FACTOR
+
+    def preprocess(self, circuits, config):
+        circuits = super().preprocess(circuits, config)
+        check_shots_observables(self.name, circuits, config, number_ok=True)
+        limit = self.max_memory or available_memory(self.torch_device)
+        for c in circuits:
+            need = self.memory_estimate(c)
+            if need > limit:
+                raise ResourceError(
+                    f"simulating {c.num_wires} modes at cutoff {self.cutoff} (batch {c.batch_size or 1}) "
+                    f"needs about {fmt_bytes(need)} but only {fmt_bytes(limit)} is available; lower the "
+                    "cutoff, use fewer modes, or use torch.gaussian for Gaussian circuits"
+                )
+        return circuits
+
+    def execute(self, circuits, config: RunConfig):
+        gen = None
+        if config.shots is not None:
+            gen = torch.Generator()
+            gen.manual_seed(config.seed if config.seed is not None else int(torch.seed() % (2**62)))
+        return [self._run_one(c, config, gen) for c in circuits]
+
+    def _run_one(self, circuit, config, gen) -> Result:
+        psi = F.run_circuit(circuit, cutoff=self.cutoff, dtype=self.dtype, device=self.torch_device)
+        batched = circuit.batch_size is not None
+        shots = config.shots
+        tr = FM.trace(psi)
+        values = []
+        for m in circuit.measurements:
+            if m.kind == "state":
+                v = psi.reshape(psi.shape[0], -1)
+            elif m.kind == "fock_probs":
+                v = FM.fock_probs(psi, m.wires)
+                if shots is not None:
+                    w = v.detach().clamp_min(0).cpu().double()
+                    idx = torch.multinomial(w, shots, replacement=True, generator=gen)
+                    v = torch.nn.functional.one_hot(idx, w.shape[-1]).sum(1).to(v.dtype).to(v.device) / shots
+            elif m.kind == "homodyne":
+                v = FM.homodyne_samples(psi, m.wires[0], m.obs.phi, shots, gen)
+            elif m.kind in ("expval", "var"):
+                if shots is None:
+                    v = FM.expval(psi, m.obs) if m.kind == "expval" else FM.variance(psi, m.obs)
+                else:
+                    v = self._sampled(psi, m, shots, gen)
+            else:  # pragma: no cover - preprocess rejects other kinds
+                raise AssertionError(m.kind)
+            values.append(v if batched else v[0])
+        lost = float((1 - tr.detach()).max())
+        if lost > self.trace_warning:
+            warnings.warn(
+                f"torch.fock: probability {lost:.3g} leaked past cutoff {self.cutoff} (threshold "
+                f"{self.trace_warning:g}); results are truncated, raise cutoff= or reduce "
+                "squeezing/displacement",
+                TruncationWarning,
+                stacklevel=4,
+            )
+            log.warning("torch.fock: %.3g probability lost past cutoff %d", lost, self.cutoff)
+        meta = {
+            "device": self.name,
+            "cutoff": self.cutoff,
+            "trace": tr.detach() if batched else tr.detach()[0],
+            "lost_probability": lost,
+        }
+        return Result(tuple(values), tuple(circuit.measurements), meta)
+
+    def _sampled(self, psi, m, shots, gen):
+        obs = m.obs
+        if obs.kind == "N":
+            p = FM.fock_probs(psi, obs.modes).detach().clamp_min(0).cpu().double()
+            s = torch.multinomial(p, shots, replacement=True, generator=gen).double()
+        else:
+            s = FM.homodyne_samples(psi, obs.modes[0], obs.phi, shots, gen).double().cpu()
+        v = s.mean(1) if m.kind == "expval" else s.var(1, unbiased=False)
+        return v.to(device=psi.device, dtype=psi.real.dtype)

@@ -1,0 +1,318 @@
+"""Continuous-variable (photonic) operations with Strawberry Fields' definitions, hbar = 2.
+
+Gates (``a`` is the annihilation operator of a mode, ``n = a^dagger a``):
+
+- ``displacement(r, phi)``: ``D(alpha) = exp(alpha a^dagger - alpha^* a)``, ``alpha = r e^{i phi}``;
+- ``squeezing(r, phi)``: ``S(z) = exp((z^* a^2 - z a^{dagger 2}) / 2)``, ``z = r e^{i phi}``;
+- ``rotation(theta)``: ``R(theta) = exp(i theta n)``;
+- ``beamsplitter(theta, phi)``: ``BS = exp(theta (e^{i phi} a_1 a_2^dagger - e^{-i phi} a_1^dagger a_2))``;
+- ``two_mode_squeezing(r, phi)``: ``S_2(z) = exp(z a_1^dagger a_2^dagger - z^* a_1 a_2)``;
+- ``kerr(kappa)``: ``exp(i kappa n^2)``; ``cross_kerr(kappa)``: ``exp(i kappa n_1 n_2)``;
+- ``cubic_phase(gamma)``: ``V(gamma) = exp(i gamma x^3 / (3 hbar))``;
+- ``interferometer(U)``: the passive linear-optical unitary acting as ``a_i -> sum_j U_ij a_j``,
+  decomposed with Clements et al.'s rectangular mesh (:func:`clements`) where a simulator needs
+  gates.
+
+The Gaussian gates carry parameter-shift rules that are *exact* when the gate is followed only by
+Gaussian gates and the circuit measures expectation values of observables of degree <= 2 in the
+quadratures (``qphys.cv.X``, ``P``, ``N``, quadratic forms): the Heisenberg-picture observable
+is then a quadratic polynomial in the quadratures, so the expectation is a trigonometric (angles)
+or hyperbolic (squeezing magnitudes) polynomial of degree 2, or a quadratic polynomial
+(displacement magnitude), in the parameter. Each spec's ``shift_condition`` checks that
+requirement, so the generic parameter-shift code falls back to finite differences otherwise.
+
+The Clements decomposition is hand-written (some 60 lines of numpy) because the only maintained
+implementation is inside Strawberry Fields, which the core may not import.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from qphys.errors import MatrixError, ParameterError, UnsupportedOperationError, WireError
+from qphys.ops.spec import OpSpec, register
+
+# ---- shift rules ----------------------------------------------------------------------------
+_C1 = (math.sqrt(2) + 1) / (4 * math.sqrt(2))
+_C2 = (math.sqrt(2) - 1) / (4 * math.sqrt(2))
+#: exact for trigonometric polynomials of degree 2 (frequencies 1 and 2)
+TRIG_FOUR_TERM = (
+    (2 * _C1, math.pi / 4), (-2 * _C1, -math.pi / 4), (-2 * _C2, 3 * math.pi / 4), (2 * _C2, -3 * math.pi / 4),
+)
+
+
+def _hyperbolic_rule(s1: float = 0.1, s2: float = 0.2):
+    """Shift rule exact for ``f(r)`` in span{1, e^{+-r}, e^{+-2r}} (squeezing magnitudes)."""
+    m = np.array([[2 * math.sinh(s1), 2 * math.sinh(s2)], [2 * math.sinh(2 * s1), 2 * math.sinh(2 * s2)]])
+    c1, c2 = np.linalg.solve(m, np.array([1.0, 2.0]))
+    return ((float(c1), s1), (float(-c1), -s1), (float(c2), s2), (float(-c2), -s2))
+
+
+#: exact for f(r) = a + b e^{r} + c e^{-r} + d e^{2r} + e e^{-2r}
+HYPERBOLIC_FOUR_TERM = _hyperbolic_rule()
+_DISP_SHIFT = 0.1
+#: exact for quadratic polynomials (displacement magnitude)
+QUADRATIC_TWO_TERM = ((0.5 / _DISP_SHIFT, _DISP_SHIFT), (-0.5 / _DISP_SHIFT, -_DISP_SHIFT))
+
+
+def gaussian_shift_condition(circuit, op_index: int) -> str | None:
+    """``None`` when the Gaussian shift rules are exact for operation ``op_index`` of ``circuit``.
+
+    Otherwise a sentence saying why not (a later non-Gaussian gate, or a measurement that is not
+    the expectation of a degree-<=2 quadrature observable).
+    """
+    later = [op.name for op in circuit.operations[op_index + 1:] if not op.spec.gaussian]
+    if later:
+        return (
+            f"non-Gaussian gate(s) {', '.join(sorted(set(later)))} follow it, so the Heisenberg "
+            "observable is not quadratic"
+        )
+    for m in circuit.measurements:
+        if m.kind in ("homodyne", "state", "sample", "counts"):
+            continue
+        if m.kind != "expval" or getattr(m.obs, "family", None) != "cv":
+            return f"the circuit measures {m.kind!r}, which has no exact CV shift rule"
+    return None
+
+
+_SPECS = {
+    # name: (modes, params, gaussian, recipe)
+    "displacement": (1, 2, True, (QUADRATIC_TWO_TERM, TRIG_FOUR_TERM)),
+    "squeezing": (1, 2, True, (HYPERBOLIC_FOUR_TERM, TRIG_FOUR_TERM)),
+    "rotation": (1, 1, True, (TRIG_FOUR_TERM,)),
+    "beamsplitter": (2, 2, True, (TRIG_FOUR_TERM, TRIG_FOUR_TERM)),
+    "two_mode_squeezing": (2, 2, True, (HYPERBOLIC_FOUR_TERM, TRIG_FOUR_TERM)),
+    "kerr": (1, 1, False, None),
+    "cross_kerr": (2, 1, False, None),
+    "cubic_phase": (1, 1, False, None),
+}
+
+for _name, (_nw, _np_, _g, _rec) in _SPECS.items():
+    register(
+        OpSpec(
+            _name, "cv", _nw, _np_, gaussian=_g, grad_recipe=_rec,
+            shift_condition=gaussian_shift_condition if _rec is not None else None,
+        )
+    )
+register(OpSpec("interferometer", "cv", None, 1, matrix_param=True, gaussian=True))
+
+#: Names of every CV operation.
+CV_GATES = tuple(_SPECS) + ("interferometer",)
+#: The Gaussian ones (``torch.gaussian`` runs exactly these).
+GAUSSIAN_GATES = tuple(n for n, s in _SPECS.items() if s[2]) + ("interferometer",)
+NON_GAUSSIAN_GATES = tuple(n for n, s in _SPECS.items() if not s[2])
+
+
+# ---- Clements decomposition -------------------------------------------------------------------
+def check_unitary(U, *, what: str = "interferometer") -> np.ndarray:
+    """``U`` as a complex128 numpy array, validated square and unitary.
+
+    Raises:
+        MatrixError: not square, non-finite, or not unitary (``max |U U^dagger - I| > 1e-7``).
+    """
+    if torch.is_tensor(U):
+        U = U.detach().cpu().numpy()
+    u = np.asarray(U, dtype=complex)
+    if u.ndim != 2 or u.shape[0] != u.shape[1]:
+        raise MatrixError(f"{what}: needs a square M x M matrix, got shape {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise MatrixError(f"{what}: matrix has non-finite entries (nan or inf)")
+    err = float(np.abs(u @ u.conj().T - np.eye(len(u))).max())
+    if err > 1e-7:
+        raise MatrixError(
+            f"{what}: matrix is not unitary (max |U U^dagger - I| = {err:.2e}); a passive "
+            "linear-optical network must be unitary; orthonormalize it (e.g. with a QR "
+            "decomposition) or use qphys.templates.clements_interferometer with angles"
+        )
+    return u
+
+
+def _t_matrix(n, m, theta, phi):
+    t = np.eye(n, dtype=complex)
+    t[m, m] = np.exp(1j * phi) * np.cos(theta)
+    t[m, m + 1] = -np.sin(theta)
+    t[m + 1, m] = np.exp(1j * phi) * np.sin(theta)
+    t[m + 1, m + 1] = np.cos(theta)
+    return t
+
+
+def clements(U) -> tuple[list[tuple[int, float, float]], np.ndarray]:
+    """Clements et al. (Optica 3, 1460, 2016) rectangular decomposition of a unitary.
+
+    Returns ``(mesh, phases)``: ``mesh`` is a list of ``(m, theta, phi)`` such that applying, in
+    order, ``rotation(phi, m)`` then ``beamsplitter(theta, 0, m, m + 1)`` for every entry and
+    finally ``rotation(angle(phases[k]), k)`` on every mode implements ``U`` (mode operators
+    ``a_i -> sum_j U_ij a_j``). ``T(theta, phi) = BS(theta, 0) R_m(phi)`` has the 2x2 block
+    ``[[e^{i phi} cos(theta), -sin(theta)], [e^{i phi} sin(theta), cos(theta)]]``.
+
+    Raises:
+        MatrixError: ``U`` is not unitary.
+
+    Examples:
+        >>> import numpy as np
+        >>> mesh, phases = clements(np.eye(3))
+        >>> len(mesh)
+        3
+    """
+    V = check_unitary(U).copy()
+    n = len(V)
+    left, right = [], []
+    for i in range(n - 1):
+        if i % 2 == 0:
+            for j in range(i + 1):
+                r, c = n - 1 - j, i - j  # null V[r, c] with T^-1 on columns (c, c+1)
+                a, b = V[r, c], V[r, c + 1]
+                theta = math.atan2(abs(a), abs(b))
+                phi = float(np.angle(a) - np.angle(b)) if abs(a) > 1e-15 else 0.0
+                V = V @ _t_matrix(n, c, theta, phi).conj().T
+                right.append((c, theta, phi))
+        else:
+            for j in range(1, i + 2):
+                r, c = n + j - i - 2, j - 1  # null V[r, c] with T on rows (r-1, r)
+                a, b = V[r, c], V[r - 1, c]
+                theta = math.atan2(abs(a), abs(b))
+                phi = float(math.pi + np.angle(a) - np.angle(b)) if abs(a) > 1e-15 else 0.0
+                V = _t_matrix(n, r - 1, theta, phi) @ V
+                left.append((r - 1, theta, phi))
+    # now L_k ... L_1 U R_1^dag ... R_m^dag = D, so U = L_1^dag ... L_k^dag D R_m ... R_1;
+    # move every L^dag through D: T(theta, phi)^dag D = D' T(theta, phi')
+    d = np.diag(V).copy()
+    moved = []
+    for m, theta, phi in reversed(left):
+        psi1, psi2 = np.angle(d[m]), np.angle(d[m + 1])
+        new_phi = psi1 - psi2 + math.pi
+        d[m] = np.exp(1j * (psi2 - phi - math.pi)) * abs(d[m])
+        d[m + 1] = np.exp(1j * psi2) * abs(d[m + 1])
+        moved.append((m, theta, float(new_phi)))
+    # U = D'' T'_1 ... T'_k R_m ... R_1  (the moved Ts are in application order reversed)
+    mesh = list(right) + list(reversed(moved))
+    return mesh, d
+
+
+def interferometer_matrix(mesh, phases, n: int) -> np.ndarray:
+    """The unitary a Clements ``mesh`` plus final ``phases`` implements (for checks)."""
+    u = np.eye(n, dtype=complex)
+    for m, theta, phi in mesh:
+        u = _t_matrix(n, m, theta, phi) @ u
+    return np.diag(phases) @ u
+
+
+# ---- the builder mixin --------------------------------------------------------------------------
+class CVBuilder:
+    """Builder methods of photonic circuits, mixed into :class:`qphys.Circuit`.
+
+    Every method validates its input and returns the circuit, so calls chain. Parameters are
+    floats or torch tensors; a 1-D tensor of length ``B`` batches the circuit.
+
+    Examples:
+        >>> import qphys
+        >>> from qphys import cv
+        >>> c = qphys.Circuit(modes=2).squeezing(0.3, 0.0, 0).beamsplitter(0.5, 0.1, 0, 1)
+        >>> _ = c.expval(cv.N(1))
+        >>> [op.name for op in c.operations]
+        ['squeezing', 'beamsplitter']
+    """
+
+    def _require_cv(self, name):
+        if self.family != "cv":
+            raise UnsupportedOperationError(
+                f"{name} is a photonic (CV) operation and cannot be added to a qubit circuit; "
+                "build Circuit(modes=...) for it"
+            )
+
+    def displacement(self, r, phi, mode):
+        """Displacement ``D(r e^{i phi})``; ``<x> += 2 r cos(phi)`` (hbar = 2)."""
+        return self.append("displacement", mode, (r, phi))
+
+    def squeezing(self, r, phi, mode):
+        """Squeezing ``S(r e^{i phi})``; ``phi = 0`` squeezes ``x``."""
+        return self.append("squeezing", mode, (r, phi))
+
+    def rotation(self, theta, mode):
+        """Phase rotation ``R(theta) = exp(i theta n)``."""
+        return self.append("rotation", mode, (theta,))
+
+    def beamsplitter(self, theta, phi, m1, m2):
+        """Beamsplitter with transmission amplitude ``cos(theta)`` and phase ``phi``."""
+        return self.append("beamsplitter", (m1, m2), (theta, phi))
+
+    def two_mode_squeezing(self, r, phi, m1, m2):
+        """Two-mode squeezing ``S_2(r e^{i phi})``."""
+        return self.append("two_mode_squeezing", (m1, m2), (r, phi))
+
+    def kerr(self, kappa, mode):
+        """Kerr interaction ``exp(i kappa n^2)`` (non-Gaussian)."""
+        return self.append("kerr", mode, (kappa,))
+
+    def cross_kerr(self, kappa, m1, m2):
+        """Cross-Kerr interaction ``exp(i kappa n_1 n_2)`` (non-Gaussian)."""
+        return self.append("cross_kerr", (m1, m2), (kappa,))
+
+    def cubic_phase(self, gamma, mode):
+        """Cubic phase gate ``exp(i gamma x^3 / 6)`` (hbar = 2; non-Gaussian)."""
+        return self.append("cubic_phase", mode, (gamma,))
+
+    def interferometer(self, U, modes=None):
+        """A fixed passive interferometer: unitary ``U`` (``M x M``) on ``modes`` (default all).
+
+        Simulators that need gates use the Clements decomposition (:func:`clements`). ``U`` is
+        a constant: for a trainable interferometer use
+        :func:`qphys.templates.clements_interferometer` with angles.
+
+        Raises:
+            MatrixError: ``U`` is not square, not ``len(modes)`` wide, or not unitary.
+            ParameterError: ``U`` requires grad.
+        """
+        self._require_cv("interferometer")
+        if torch.is_tensor(U) and U.requires_grad:
+            raise ParameterError(
+                "interferometer: U requires grad, but it is a fixed matrix; for a trainable "
+                "interferometer use qphys.templates.clements_interferometer(circuit, theta, phi, varphi)"
+            )
+        u = check_unitary(U)
+        modes = tuple(range(self.num_wires)) if modes is None else modes
+        if isinstance(modes, (int, np.integer)):
+            modes = (modes,)
+        modes = self._check_wires("interferometer", tuple(modes))
+        if u.shape[0] != len(modes):
+            raise MatrixError(
+                f"interferometer on {len(modes)} mode(s) needs a {len(modes)}x{len(modes)} "
+                f"unitary, got shape {u.shape}"
+            )
+        from qphys.circuit import Operation
+
+        self.operations.append(Operation("interferometer", modes, (torch.as_tensor(u),)))
+        return self
+
+    # ---- measurements ------------------------------------------------------------------------
+    def fock_probs(self, modes=None):
+        """Photon-number probabilities of ``modes`` (default all): ``(B, cutoff**k)``, mode
+        ``modes[0]`` the most significant index."""
+        self._require_cv("fock_probs")
+        from qphys.circuit import Measurement
+
+        self.measurements.append(Measurement("fock_probs", wires=self._measure_wires("fock_probs", modes)))
+        return self
+
+    def homodyne(self, mode, phi=0.0):
+        """Homodyne samples of the quadrature ``x cos(phi) + p sin(phi)`` of ``mode`` (needs
+        shots): ``(B, shots)``."""
+        self._require_cv("homodyne")
+        from qphys.circuit import Measurement
+        from qphys.cv import quad
+
+        if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
+            raise WireError(f"homodyne: mode must be an integer, got {mode!r}")
+        (mode,) = self._check_wires("homodyne", (mode,))
+        obs = quad(mode, float(phi))
+        self.measurements.append(Measurement("homodyne", obs=obs, wires=(mode,)))
+        return self
+
+
+__all__ = [
+    "CVBuilder", "clements", "interferometer_matrix", "check_unitary", "CV_GATES", "GAUSSIAN_GATES",
+    "NON_GAUSSIAN_GATES", "gaussian_shift_condition",
+]
