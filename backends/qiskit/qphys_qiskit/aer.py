@@ -34,6 +34,53 @@ from qphys_qiskit.convert import reverse_bits_axis, to_sparse_pauli_op
 logger = logging.getLogger(__name__)
 
 
+_CONTROLLED = ("crx", "cry", "crz", "cp")
+
+
+def rewrite_controlled_rotations(qc):
+    """Replace parametrized ``crx``/``cry``/``crz``/``cp`` by exact decompositions into
+    single-qubit rotations and CNOTs (no global phase introduced).
+
+    Qiskit Aer 0.17-0.18 binds parameters of controlled rotations wrongly when they are given
+    as ``parameter_binds`` (qiskit-aer issues #2323, #2391, #2403: the bound gate acts as if the
+    angle were different or zero), while binding the same values with ``assign_parameters`` is
+    right. The decompositions keep one transpiled circuit per structure and give exact results.
+    """
+    from qiskit.circuit import ParameterExpression
+
+    if not any(
+        inst.operation.name in _CONTROLLED
+        and any(isinstance(p, ParameterExpression) for p in inst.operation.params)
+        for inst in qc.data
+    ):
+        return qc
+    out = qc.copy_empty_like()
+    for inst in qc.data:
+        op = inst.operation
+        if op.name not in _CONTROLLED or not any(isinstance(p, ParameterExpression) for p in op.params):
+            out.append(inst)
+            continue
+        theta = op.params[0]
+        c, t = inst.qubits
+        if op.name == "cp":
+            out.p(theta / 2, c)
+            out.cx(c, t)
+            out.p(-theta / 2, t)
+            out.cx(c, t)
+            out.p(theta / 2, t)
+            continue
+        if op.name == "crx":
+            out.h(t)
+        rot = out.ry if op.name == "cry" else out.rz
+        rot(theta / 2, t)
+        out.cx(c, t)
+        rot(-theta / 2, t)
+        out.cx(c, t)
+        if op.name == "crx":
+            out.h(t)
+    return out
+
+
 def _aligned(values: np.ndarray, circuit) -> np.ndarray:
     """Columns of ``values`` (ParameterVector order) in ``circuit.parameters`` order (the
     transpiler may drop parameters of removed gates)."""
@@ -162,6 +209,8 @@ class AerDevice(QiskitDevice):
         return transpile(qc, self.simulator, optimization_level=self.optimization_level)
 
     def _build(self, template: Template, values, config):
+        if "aer_qc" not in template.data:
+            template.data["aer_qc"] = rewrite_controlled_rotations(template.qc)
         if config.shots is None:
             if "exact" not in template.data:
                 template.data["exact"] = self._exact_circuit(template)
@@ -170,7 +219,7 @@ class AerDevice(QiskitDevice):
             return [("aer", Pub(f"{template.key}/exact", tqc, vals, labels=labels))]
         if "plan" not in template.data:
             plan = sampling.plan(template.circuit)
-            variants = [self._transpile(s.rotate(template.qc)) for s in plan.settings]
+            variants = [self._transpile(s.rotate(template.data["aer_qc"])) for s in plan.settings]
             template.data["plan"] = (plan, variants)
         plan, variants = template.data["plan"]
         return [
@@ -181,7 +230,7 @@ class AerDevice(QiskitDevice):
     def _exact_circuit(self, template: Template):
         c = template.circuit
         n = c.num_wires
-        qc = template.qc.copy()
+        qc = template.data["aer_qc"].copy()
         labels = []
         for i, m in enumerate(c.measurements):
             label = f"m{i}"
