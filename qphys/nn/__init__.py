@@ -2,5 +2,6 @@
 circuits, ``PhotonicLayer``)."""
 
 from qphys.nn.quantum_layer import QuantumLayer
+from qphys.nn.photonic import PhotonicLayer
 
-__all__ = ["QuantumLayer"]
+__all__ = ["QuantumLayer", "PhotonicLayer"]

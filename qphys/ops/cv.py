@@ -187,8 +187,8 @@ def clements(U) -> tuple[list[tuple[int, float, float]], np.ndarray]:
         d[m] = np.exp(1j * (psi2 - phi - math.pi)) * abs(d[m])
         d[m + 1] = np.exp(1j * psi2) * abs(d[m + 1])
         moved.append((m, theta, float(new_phi)))
-    # U = D'' T'_1 ... T'_k R_m ... R_1  (the moved Ts are in application order reversed)
-    mesh = list(right) + list(reversed(moved))
+    # U = D' T'_1 ... T'_k R_m ... R_1: applied first are R_1..R_m, then T'_k..T'_1 (= moved)
+    mesh = list(right) + moved
     return mesh, d
 
 

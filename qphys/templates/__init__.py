@@ -11,8 +11,20 @@ from qphys.templates.qubit import (
     strongly_entangling_layers,
     zz_feature_map,
 )
+from qphys.templates.cv import (
+    clements_interferometer,
+    cv_layer_shapes,
+    cv_neural_net_layer,
+    displacement_embedding,
+    squeezing_embedding,
+)
 
 __all__ = [
+    "clements_interferometer",
+    "cv_layer_shapes",
+    "cv_neural_net_layer",
+    "displacement_embedding",
+    "squeezing_embedding",
     "angle_embedding",
     "amplitude_embedding",
     "zz_feature_map",

@@ -1,0 +1,69 @@
+"""Conversion of qphys photonic circuits to Strawberry Fields programs (one per batch element)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from qphys.errors import UnsupportedOperationError
+from qphys_strawberryfields._compat import import_strawberryfields
+
+sf = import_strawberryfields()
+ops = sf.ops
+
+#: qphys operation name -> Strawberry Fields gate class
+GATES = {
+    "displacement": ops.Dgate,
+    "squeezing": ops.Sgate,
+    "rotation": ops.Rgate,
+    "beamsplitter": ops.BSgate,
+    "two_mode_squeezing": ops.S2gate,
+    "kerr": ops.Kgate,
+    "cross_kerr": ops.CKgate,
+    "cubic_phase": ops.Vgate,
+}
+
+
+def _value(p, b):
+    if torch.is_tensor(p):
+        p = p.detach().cpu()
+        return float(p[b]) if p.ndim == 1 else float(p)
+    return float(p)
+
+
+def to_program(circuit, batch_index: int = 0, *, measure=None):
+    """The ``sf.Program`` of ``circuit``'s gates at batch element ``batch_index``.
+
+    Args:
+        circuit: a photonic :class:`qphys.Circuit`.
+        batch_index: which element of a batched circuit.
+        measure: optional ``(mode, phi)``: append ``MeasureHomodyne(phi)`` on ``mode``.
+
+    Raises:
+        UnsupportedOperationError: a qubit circuit, or an operation without an SF equivalent.
+
+    Examples:
+        >>> import qphys
+        >>> prog = to_program(qphys.Circuit(modes=2).beamsplitter(0.3, 0.1, 0, 1))
+        >>> prog.num_subsystems
+        2
+    """
+    if circuit.family != "cv":
+        raise UnsupportedOperationError("Strawberry Fields runs photonic circuits; got a qubit circuit")
+    prog = sf.Program(circuit.num_wires)
+    with prog.context as q:
+        for op in circuit.operations:
+            regs = tuple(q[w] for w in op.wires)
+            if op.name == "interferometer":
+                U = op.params[0]
+                U = U.detach().cpu().numpy() if torch.is_tensor(U) else np.asarray(U)
+                ops.Interferometer(U) | regs
+                continue
+            gate = GATES.get(op.name)
+            if gate is None:
+                raise UnsupportedOperationError(f"no Strawberry Fields gate for {op.name!r}")
+            gate(*(_value(p, batch_index) for p in op.params)) | (regs if len(regs) > 1 else regs[0])
+        if measure is not None:
+            mode, phi = measure
+            ops.MeasureHomodyne(phi) | q[mode]
+    return prog
