@@ -30,16 +30,38 @@ def as_param(p, dtype: torch.dtype, device) -> torch.Tensor:
     return torch.as_tensor(p, dtype=real_dtype(dtype), device=device)
 
 
+#: below this many trailing amplitudes a one-qubit gate is applied as one GEMM with kron(U, I_R)
+_SMALL_R = 16
+
+
+def kron_identity(u, r):
+    """``kron(u, I_r)`` for ``u`` of shape ``(..., 2, 2)`` -> ``(..., 2r, 2r)``."""
+    if r == 1:
+        return u
+    eye = torch.eye(r, dtype=u.dtype, device=u.device)
+    return (u[..., :, None, :, None] * eye[:, None, :]).reshape(*u.shape[:-2], 2 * r, 2 * r)
+
+
 def _apply_1q(state, u, wire, n):
-    """Dense one-qubit gate: four multiply-adds on the two halves, no matmul dispatch."""
+    """Dense one-qubit gate as matrix products (one pass over the state, no elementwise temporaries).
+
+    With ``R`` amplitudes below the wire, the state is viewed as ``(rows, 2, R)``: for large ``R``
+    ``U @ block`` is a batched GEMM; for small ``R`` the view ``(rows, 2R)`` times
+    ``kron(U, I_R)^T`` is a single GEMM.
+    """
     b = state.shape[0]
-    st = state.reshape(b, 2**wire, 2, 2 ** (n - wire - 1))
-    s0, s1 = st[:, :, 0], st[:, :, 1]
-    if u.ndim == 3:
-        u = u.reshape(u.shape[0], 1, 1, 2, 2)
-    u00, u01, u10, u11 = u[..., 0, 0], u[..., 0, 1], u[..., 1, 0], u[..., 1, 1]
-    out = torch.stack((u00 * s0 + u01 * s1, u10 * s0 + u11 * s1), dim=2)
-    return out.reshape(out.shape[0], -1)
+    r = 2 ** (n - wire - 1)
+    if u.ndim == 2:
+        if r >= _SMALL_R:
+            return torch.matmul(u, state.reshape(-1, 2, r)).reshape(b, -1)
+        return (state.reshape(-1, 2 * r) @ kron_identity(u, r).transpose(0, 1)).reshape(b, -1)
+    bu = u.shape[0]
+    rows = 2**wire
+    out_b = max(b, bu)
+    if r >= _SMALL_R:
+        return torch.matmul(u.reshape(bu, 1, 2, 2), state.reshape(b, rows, 2, r)).reshape(out_b, -1)
+    big = kron_identity(u, r).transpose(-1, -2)
+    return torch.matmul(state.reshape(b, rows, 2 * r), big).reshape(out_b, -1)
 
 
 def _apply_dense(state, u, wires, n):
