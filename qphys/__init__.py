@@ -7,11 +7,10 @@ Examples:
     1.0
 """
 
-from qphys import errors
+from qphys import errors, nn, templates  # noqa: E402
 from qphys.circuit import Circuit, Measurement, Operation
 from qphys.devices import Capabilities, Device, Result, RunConfig, device, device_names, devices
 from qphys.diff import execute
-from qphys import nn, templates  # noqa: E402
 from qphys.observables import Hermitian, I, Observable, X, Y, Z
 
 __version__ = "0.1.0"

@@ -189,7 +189,7 @@ class Circuit(CVBuilder):
         return value
 
     # ---- generic builder ---------------------------------------------------------------------
-    def append(self, name: str, wires, params=()) -> "Circuit":
+    def append(self, name: str, wires, params=()) -> Circuit:
         """Append operation ``name`` on ``wires`` with ``params``; returns ``self``.
 
         Raises:
@@ -408,34 +408,34 @@ class Circuit(CVBuilder):
             wires = (wires,)
         return self._check_wires(kind, tuple(wires))
 
-    def expval(self, obs) -> "Circuit":
+    def expval(self, obs) -> Circuit:
         """Measure the expectation value of observable ``obs``."""
         self._check_obs("expval", obs)
         self.measurements.append(Measurement("expval", obs=obs))
         return self
 
-    def var(self, obs) -> "Circuit":
+    def var(self, obs) -> Circuit:
         """Measure the variance of observable ``obs``."""
         self._check_obs("var", obs)
         self.measurements.append(Measurement("var", obs=obs))
         return self
 
-    def probs(self, wires=None) -> "Circuit":
+    def probs(self, wires=None) -> Circuit:
         """Probabilities of computational basis states of ``wires`` (default: all)."""
         self.measurements.append(Measurement("probs", wires=self._measure_wires("probs", wires)))
         return self
 
-    def sample(self, wires=None) -> "Circuit":
+    def sample(self, wires=None) -> Circuit:
         """Bitstring samples of ``wires`` (needs shots)."""
         self.measurements.append(Measurement("sample", wires=self._measure_wires("sample", wires)))
         return self
 
-    def counts(self, wires=None) -> "Circuit":
+    def counts(self, wires=None) -> Circuit:
         """Counts of bitstrings of ``wires`` (needs shots)."""
         self.measurements.append(Measurement("counts", wires=self._measure_wires("counts", wires)))
         return self
 
-    def state(self) -> "Circuit":
+    def state(self) -> Circuit:
         """The final state vector (simulators only)."""
         self.measurements.append(Measurement("state"))
         return self
@@ -453,7 +453,7 @@ class Circuit(CVBuilder):
         obs.check_wires(self.num_wires)
 
     # ---- copies, parameters, hashing -------------------------------------------------------------
-    def copy(self) -> "Circuit":
+    def copy(self) -> Circuit:
         """Shallow copy (operations are immutable, parameter tensors are shared)."""
         new = Circuit.__new__(Circuit)
         new.__dict__.update(self.__dict__)
@@ -470,7 +470,7 @@ class Circuit(CVBuilder):
                     out.append((i, j))
         return out
 
-    def with_param(self, op_index: int, param_index: int, value) -> "Circuit":
+    def with_param(self, op_index: int, param_index: int, value) -> Circuit:
         """Copy with one parameter replaced (no re-validation; used by gradient rules)."""
         new = self.copy()
         op = new.operations[op_index]
@@ -479,7 +479,7 @@ class Circuit(CVBuilder):
         new.operations[op_index] = replace(op, params=tuple(params))
         return new
 
-    def detached(self) -> "Circuit":
+    def detached(self) -> Circuit:
         """Copy whose tensor parameters are detached from autograd."""
         new = self.copy()
         new.operations = [
@@ -488,7 +488,7 @@ class Circuit(CVBuilder):
         ]
         return new
 
-    def adjoint(self) -> "Circuit":
+    def adjoint(self) -> Circuit:
         """The inverse of the circuit's operations (measurements dropped), gates in reverse order.
 
         Used for compute-uncompute circuits: ``U(x')`` followed by ``U(x).adjoint()``.

@@ -39,7 +39,7 @@ class Observable:
     def wires(self) -> tuple[int, ...]:
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def terms(self) -> list[tuple[float, tuple["Observable", ...]]]:
+    def terms(self) -> list[tuple[float, tuple[Observable, ...]]]:
         """Expand into ``[(coefficient, (factor, ...)), ...]`` with single-wire-set factors."""
         return [(1.0, (self,))]
 

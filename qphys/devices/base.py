@@ -9,8 +9,9 @@ the frozen :class:`RunConfig`; change one with :func:`dataclasses.replace`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

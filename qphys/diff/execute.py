@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import torch
 
 from qphys.circuit import Circuit
 from qphys.devices.base import Device, Result, RunConfig
-from qphys.errors import ConfigError, DifferentiationError
 from qphys.diff.shift import LINEAR_KINDS, has_recipes, shift_vjp
+from qphys.errors import ConfigError, DifferentiationError
 
 METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff")
 _ALIASES = {"parameter_shift": "parameter-shift", "finite_diff": "finite-diff", "ps": "parameter-shift", "fd": "finite-diff"}

@@ -91,7 +91,7 @@ def shift_vjp(device, circuits, trainable, grad_outputs, config, method):
     results = device.execute(batch, config) if batch else []
     grads = [[None] * len(tr) for tr in trainable]
     base = {}
-    for kind, ci, t, coeff, k in plan:
+    for kind, ci, _t, _coeff, k in plan:
         if kind == "base":
             base[ci] = results[k].values
     # accumulate Jacobian columns, then contract with cotangents

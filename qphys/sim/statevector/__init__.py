@@ -9,7 +9,7 @@ Layout: a state is a ``(B, 2**n)`` complex tensor (``B = 1`` when unbatched); wi
 most significant bit of the basis index.
 """
 
-from qphys.sim.statevector.apply import apply_operation, apply_matrix, initial_state, run_circuit
+from qphys.sim.statevector.apply import apply_matrix, apply_operation, initial_state, run_circuit
 from qphys.sim.statevector.measure import expval, probs, sample_indices, variance
 
 __all__ = [
