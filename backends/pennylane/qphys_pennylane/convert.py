@@ -126,6 +126,9 @@ def observable_to_pennylane(obs: Observable, wire_map=None):
 
     if isinstance(obs, Sum):
         terms = obs.terms()
+        if len(terms) == 1:  # a scaled product stays a product (PennyLane samples those)
+            c, f = terms[0]
+            return product(f) if c == 1.0 else qml.s_prod(c, product(f))
         return qml.Hamiltonian([c for c, _ in terms], [product(f) for _, f in terms])
     if isinstance(obs, Prod):
         return product(obs.factors)

@@ -139,29 +139,64 @@ class PennyLaneDevice(Device):
             groups[c.num_wires].append(k)
         return groups
 
+    def preprocess(self, circuits, config):
+        circuits = super().preprocess(circuits, config)
+        if config.shots is not None:
+            for c in circuits:
+                for m in c.measurements:
+                    if m.kind == "var" and len(m.obs.terms()) > 1:
+                        raise UnsupportedOperationError(
+                            "var of a sum of terms cannot be estimated from one measurement "
+                            "setting; use shots=None or measure each term"
+                        )
+        return circuits
+
     def execute(self, circuits, config: RunConfig) -> list[Result]:
         out: list[Result | None] = [None] * len(circuits)
         for g, (n, idx) in enumerate(sorted(self._groups(circuits).items())):
             seed = None if config.seed is None else config.seed + g
             dev = self._pl_device(n, seed)
-            tapes = [to_pennylane(circuits[k], shots=config.shots, keep_torch=False) for k in idx]
+            tapes, plan = [], []
+            for k in idx:
+                tape = to_pennylane(circuits[k], shots=config.shots, keep_torch=False)
+                ms = list(tape.measurements)
+                # a state vector has no sampled estimate: with shots, simulators return the
+                # exact state (as torch.qubit does) from a separate analytic tape
+                exact = [i for i, m in enumerate(circuits[k].measurements) if m.kind == "state"]
+                sampled = [i for i in range(len(ms)) if i not in exact] if config.shots else list(range(len(ms)))
+                if config.shots is None:
+                    exact = []
+                parts = []
+                for which, shots in ((sampled, config.shots), (exact, None)):
+                    if which:
+                        parts.append((len(tapes), which))
+                        tapes.append(qml.tape.QuantumScript(tape.operations, [ms[i] for i in which], shots=shots))
+                plan.append((k, parts))
             log.debug("running %d tape(s) on %s", len(tapes), self.pl_name)
             results = qml.execute(tapes, dev, diff_method=None)
-            for k, res in zip(idx, results):
-                out[k] = self._result(circuits[k], res)
+            for k, parts in plan:
+                values = [None] * len(circuits[k].measurements)
+                for t, which in parts:
+                    res = results[t]
+                    vals = (res,) if len(which) == 1 else tuple(res)
+                    for i, v in zip(which, vals):
+                        values[i] = v
+                out[k] = self._result(circuits[k], values)
         return out
 
-    def _result(self, circuit: Circuit, res) -> Result:
+    def _result(self, circuit: Circuit, values) -> Result:
         ms = circuit.measurements
-        values = (res,) if len(ms) == 1 else tuple(res)
         batched = circuit.batch_size is not None
-        out = []
-        for m, v in zip(ms, values):
-            out.append(_convert_value(m, v, circuit, batched))
+        out = [_convert_value(m, v, circuit, batched) for m, v in zip(ms, values)]
         return Result(tuple(out), tuple(ms), {"device": self.name})
 
     def vjp(self, circuits, trainable, grad_outputs, config):
         """Vector-Jacobian products from the PennyLane device's own gradient (adjoint on lightning)."""
+        # qphys calls this from inside a torch backward pass, where grad mode is off
+        with torch.enable_grad():
+            return self._vjp(circuits, trainable, grad_outputs)
+
+    def _vjp(self, circuits, trainable, grad_outputs):
         grads_out: list = [None] * len(circuits)
         for n, idx in sorted(self._groups(circuits).items()):
             dev = self._pl_device(n, None)
