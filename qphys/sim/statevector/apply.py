@@ -203,10 +203,51 @@ def apply_operation(state, op, n, *, dtype, adjoint=False):
     return apply_matrix(state, u, op.wires, n)
 
 
+def product_prefix(circuit, *, dtype, device):
+    """Fold the leading one-qubit gates (up to the first multi-qubit gate) into per-wire
+    2-vectors and build the product state with outer products.
+
+    Embeddings and first rotation layers act on ``|0...0>`` as a product state; simulating them
+    as ``O(n)`` 2-vector updates plus one outer-product build avoids ``O(n)`` passes over the
+    full state. Returns ``(state, number_of_ops_folded)``.
+    """
+    n = circuit.num_wires
+    vecs: list[torch.Tensor | None] = [None] * n
+    k = 0
+    for op in circuit.operations:
+        spec = get_spec(op.name)
+        if len(op.wires) != 1 or spec.matrix_param:
+            break
+        w = op.wires[0]
+        v = vecs[w]
+        if v is None:
+            v = torch.tensor([[1, 0]], dtype=dtype, device=device)
+        params = [as_param(p, dtype, device) for p in op.params]
+        if spec.structure == "diagonal":
+            v = v * spec.diagonal(*params, dtype=dtype, device=device).reshape(-1, 2)
+        elif spec.structure == "permutation":
+            v = v.flip(-1)
+        else:
+            u = spec.matrix(*params, dtype=dtype, device=device).reshape(-1, 2, 2)
+            v = (u @ v.unsqueeze(-1)).squeeze(-1)
+        vecs[w] = v
+        k += 1
+    if k < 2:
+        return initial_state(n, dtype=dtype, device=device), 0
+    state = None
+    zero = torch.tensor([[1, 0]], dtype=dtype, device=device)
+    for w in range(n):
+        v = zero if vecs[w] is None else vecs[w]
+        state = v if state is None else (state.unsqueeze(-1) * v.unsqueeze(-2)).reshape(
+            max(state.shape[0], v.shape[0]), -1
+        )
+    return state, k
+
+
 def run_circuit(circuit, *, dtype, device) -> torch.Tensor:
     """Final ``(B, 2**n)`` state of ``circuit`` (``B = 1`` if unbatched)."""
     n = circuit.num_wires
-    state = initial_state(n, dtype=dtype, device=device)
-    for op in circuit.operations:
+    state, start = product_prefix(circuit, dtype=dtype, device=device)
+    for op in circuit.operations[start:]:
         state = apply_operation(state, op, n, dtype=dtype)
     return state
