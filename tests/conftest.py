@@ -23,7 +23,6 @@ settings.load_profile("qphys")
 
 #: (name, number of wires, number of real parameters) of every named qubit gate.
 GATE_TABLE = [(name, k, m) for name, (k, m, _) in GATES.items()]
-PARAM_GATES = [g for g in GATE_TABLE if g[2] > 0]
 
 
 def pytest_collection_modifyitems(config, items):
