@@ -315,7 +315,7 @@ class AerDensityMatrixDevice(AerDevice):
         >>> nm = NoiseModel(); nm.add_all_qubit_quantum_error(depolarizing_error(0.1, 1), ["x"])
         >>> c = qphys.Circuit(wires=1).x(0).expval(qphys.Z(0))
         >>> round(float(qphys.execute(c, qphys.device("aer.density_matrix", noise_model=nm)).expvals[0]), 4)
-        -0.8667
+        -0.9
     """
 
     METHOD = "density_matrix"
