@@ -105,7 +105,7 @@ def make_random_circuit(
     return c, ops
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def random_circuit():
     """Factory: ``random_circuit(seed, n, depth, **kw) -> (circuit, ops)`` (see make_random_circuit)."""
 
