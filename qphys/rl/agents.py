@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import (
     CombinedExtractor,
@@ -291,7 +292,9 @@ def make_agent(
 
         import qphys.rl  # noqa: F401  (registers the qphys ids)
 
-        env = make_vec_env(env, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs or {})
+        # SB3 asks for render_mode="rgb_array" unless told otherwise; qphys envs render text only
+        kwargs = {"render_mode": None, **(env_kwargs or {})}
+        env = make_vec_env(env, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
     elif n_envs != 1 or env_kwargs:
         raise ConfigError("n_envs and env_kwargs apply only when env is an environment id (a str)")
     if policy is None:
@@ -339,3 +342,63 @@ def load_agent(
     if not p.exists() and not p.with_suffix(".zip").exists():
         raise FileNotFoundError(f"no saved agent at {str(path)!r}")
     return _CLASSES[kind].load(p, env=env, device=device)
+
+
+class BestEpisodeCallback(BaseCallback):
+    """Remember the best episode met while training, judged by ``info[key]`` at its last step.
+
+    Bukov et al. report the best protocol an agent encounters; with the control environments,
+    ``best_info["protocol"]`` is that protocol and ``best_value`` its fidelity.
+
+    Args:
+        key: the ``info`` entry that scores an episode (default ``"fidelity"``).
+
+    Examples:
+        >>> import gymnasium as gym, qphys.rl
+        >>> agent = make_agent("dqn", gym.make("qphys/QubitControl-v0", T=0.5), seed=0,
+        ...                    device="cpu", learning_starts=50)
+        >>> best = BestEpisodeCallback()
+        >>> _ = agent.learn(100, callback=best)
+        >>> best.episodes, 0.2 < best.best_value <= 1
+        (10, True)
+    """
+
+    def __init__(self, key: str = "fidelity", verbose: int = 0):
+        super().__init__(verbose)
+        self.key = key
+        self.best_value = -np.inf
+        self.best_info: dict = {}
+        self.best_timestep = -1
+        self.episodes = 0
+
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals["dones"], self.locals["infos"]):
+            if done and self.key in info:
+                self.episodes += 1
+                value = float(info[self.key])
+                if value > self.best_value:
+                    self.best_value = value
+                    self.best_info = {k: v for k, v in info.items() if k != "terminal_observation"}
+                    self.best_timestep = self.num_timesteps
+        return True
+
+
+def rollout(agent, env: gym.Env, *, deterministic: bool = True, seed: int | None = None) -> tuple[float, dict]:
+    """Play one episode of ``env`` with ``agent.predict``; return ``(return, last info)``.
+
+    Examples:
+        >>> import gymnasium as gym, qphys.rl
+        >>> env = gym.make("qphys/QubitControl-v0", T=0.5)
+        >>> agent = make_agent("ppo", env, seed=0, device="cpu")
+        >>> ret, info = rollout(agent, env)
+        >>> len(info["protocol"])
+        10
+    """
+    obs, info = env.reset(seed=seed)
+    total, done = 0.0, False
+    while not done:
+        action, _ = agent.predict(obs, deterministic=deterministic)
+        obs, reward, terminated, truncated, info = env.step(int(np.asarray(action).reshape(-1)[0]))
+        total += float(reward)
+        done = terminated or truncated
+    return total, info

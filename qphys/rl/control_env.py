@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -359,3 +360,136 @@ class QubitControlEnv(SpinChainControlEnv):
             if bad in kwargs:
                 raise ConfigError(f"QubitControlEnv is one spin; {bad} is not an option (use SpinChainControlEnv)")
         super().__init__(L=1, T=T, dt=dt, actions=actions, J=0.0, **kwargs)
+
+
+#: Hyperparameters of the double/dueling DQN used for bang-bang control in the example, the
+#: benchmark and the demo (wave-function observation, dense reward, undiscounted).
+CONTROL_DQN_HYPERPARAMS: dict = {
+    "gamma": 1.0,
+    "learning_rate": 1e-3,
+    "exploration_fraction": 0.5,
+    "target_update_interval": 500,
+}
+CONTROL_ENV_OPTIONS: dict = {"observation": "state", "dense_reward": True}
+
+
+@dataclass
+class ControlTrainingResult:
+    """Outcome of :func:`train_control_agent`.
+
+    Attributes:
+        agent: the trained SB3 agent.
+        best_fidelity: the best final fidelity met during training (Bukov et al.'s measure),
+            re-evaluated on the device from its protocol.
+        best_protocol: that protocol as action indices.
+        greedy_fidelity: final fidelity of the trained greedy policy.
+        greedy_protocol: the greedy policy's protocol as action indices.
+        episodes: training episodes played.
+        seconds: training wall time.
+    """
+
+    agent: object
+    best_fidelity: float
+    best_protocol: np.ndarray
+    greedy_fidelity: float
+    greedy_protocol: np.ndarray
+    episodes: int
+    seconds: float
+
+
+def train_control_agent(
+    T: float,
+    *,
+    total_timesteps: int,
+    kind: str = "dqn",
+    seed: int | None = 0,
+    device: str = "auto",
+    progress: bool = False,
+    env_options: dict | None = None,
+    **hyperparams,
+) -> ControlTrainingResult:
+    """Train an agent on :class:`QubitControlEnv` at total time ``T`` and report its protocols.
+
+    Uses :data:`CONTROL_ENV_OPTIONS` and (for ``kind="dqn"``) :data:`CONTROL_DQN_HYPERPARAMS`,
+    overridden by ``env_options`` / ``hyperparams``.
+
+    Args:
+        T: total protocol time (multiple of ``dt = 0.05``).
+        total_timesteps: environment steps to train for (``T / dt`` per episode).
+        kind: ``"dqn"`` or ``"ppo"``.
+        seed: seeds the agent and the environment.
+        device: torch device of the networks (``"auto"``, ``"cpu"``, ``"cuda"``).
+        progress: show SB3's progress bar.
+        env_options: extra :class:`QubitControlEnv` options.
+        **hyperparams: agent hyperparameters.
+
+    Returns:
+        A :class:`ControlTrainingResult`.
+
+    Examples:
+        >>> res = train_control_agent(0.5, total_timesteps=300, seed=0, device="cpu",
+        ...                           learning_starts=100)
+        >>> res.episodes, len(res.best_protocol)
+        (30, 10)
+    """
+    import time
+
+    from qphys.rl.agents import BestEpisodeCallback, make_agent, rollout
+
+    options = {**CONTROL_ENV_OPTIONS, **(env_options or {})}
+    env = QubitControlEnv(T=T, **options)
+    params = {**(CONTROL_DQN_HYPERPARAMS if kind == "dqn" else {}), **hyperparams}
+    agent = make_agent(kind, env, seed=seed, device=device, **params)
+    best = BestEpisodeCallback()
+    t0 = time.perf_counter()
+    agent.learn(total_timesteps, callback=best, progress_bar=progress)
+    seconds = time.perf_counter() - t0
+    index = {float(h): i for i, h in enumerate(env.actions)}
+    best_protocol = np.array([index[float(h)] for h in best.best_info.get("protocol", [])], dtype=np.int64)
+    best_fid = float(env.fidelities(best_protocol)[0]) if best_protocol.size == env.num_steps else float("nan")
+    _, info = rollout(agent, env, seed=seed)
+    greedy = np.array([index[float(h)] for h in info["protocol"]], dtype=np.int64)
+    return ControlTrainingResult(agent, best_fid, best_protocol, float(info["fidelity"]), greedy,
+                                 best.episodes, seconds)
+
+
+WEIGHTS_DIR = __import__("pathlib").Path(__file__).resolve().parent / "weights"
+
+
+def shipped_control_results() -> dict:
+    """The results shipped with qphys by ``benchmarks/rl_control.py`` (empty if none): per total
+    time ``T`` (a string key such as ``"1.0"``), the trained agent's best and greedy protocols and
+    fidelities, stochastic descent's best fidelity, and the training settings.
+
+    Examples:
+        >>> isinstance(shipped_control_results(), dict)
+        True
+    """
+    import json
+
+    path = WEIGHTS_DIR / "control_protocols.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_control_agent(T: float, *, device: str = "cpu"):
+    """The DQN agent trained by ``benchmarks/rl_control.py`` at total time ``T`` (shipped weights).
+
+    Raises:
+        FileNotFoundError: no shipped weights for this ``T``.
+
+    Examples:
+        >>> agent = load_control_agent(1.0)  # doctest: +SKIP
+    """
+    from qphys.rl.agents import make_agent
+
+    path = WEIGHTS_DIR / f"control_dqn_T{float(T):.2f}.pt"
+    if not path.exists():
+        have = sorted(p.name for p in WEIGHTS_DIR.glob("control_dqn_T*.pt"))
+        raise FileNotFoundError(
+            f"no shipped control agent for T={T} ({path.name}); shipped: {have or 'none'}; "
+            "train one with benchmarks/rl_control.py or train_control_agent()"
+        )
+    env = QubitControlEnv(T=T, **CONTROL_ENV_OPTIONS)
+    agent = make_agent("dqn", env, seed=0, device=device, **CONTROL_DQN_HYPERPARAMS)
+    agent.policy.load_state_dict(torch.load(path, map_location=agent.device, weights_only=True))
+    return agent
