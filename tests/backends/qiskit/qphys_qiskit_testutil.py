@@ -1,6 +1,5 @@
 """Shared helpers of the qphys-qiskit tests."""
 
-import numpy as np
 
 import qphys
 

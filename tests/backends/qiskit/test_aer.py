@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import torch
 from qiskit_aer.noise import NoiseModel, depolarizing_error
+from qphys_qiskit_testutil import random_circuit
 
 import qphys
 from qphys.errors import DeviceOptionError, UnsupportedOperationError
 from qphys.nn import QuantumLayer
 from qphys.templates import angle_embedding, hardware_efficient
-
-from qphys_qiskit_testutil import random_circuit
 
 TQ = qphys.device("torch.qubit", dtype="complex128")
 AER = ["aer.statevector", "aer.density_matrix", "aer.matrix_product_state"]

@@ -8,12 +8,12 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import Operator, Statevector
-
-import qphys
-from qphys.errors import ParameterError, UnsupportedOperationError
 from qphys_qiskit import from_qasm3, from_qiskit, parameter_values, to_qasm3, to_qiskit, to_sparse_pauli_op
 from qphys_qiskit.convert import reverse_bits_axis
 from qphys_qiskit_testutil import random_circuit
+
+import qphys
+from qphys.errors import ParameterError, UnsupportedOperationError
 
 TQ = qphys.device("torch.qubit", dtype="complex128")
 
