@@ -1,0 +1,66 @@
+"""ibm.* devices: the fake-backend family through local testing mode, and credentials for real ones."""
+
+import numpy as np
+import pytest
+import torch
+
+import qphys
+from qphys.errors import CredentialsError, DeviceNotFoundError, DeviceOptionError
+from qphys.nn import QuantumLayer
+from qphys.templates import angle_embedding, hardware_efficient
+from qphys_qiskit.ibm import IBMFamily, fake_backend_classes
+
+
+def test_every_fake_backend_is_a_device_name():
+    names = IBMFamily.available_names()
+    assert len(names) == len(fake_backend_classes()) >= 60
+    assert {"ibm.fake_manila", "ibm.fake_brisbane", "ibm.fake_torino"} <= set(names)
+    assert set(names) <= set(qphys.device_names())
+    caps = IBMFamily.capabilities_for("ibm.fake_brisbane")
+    assert caps.max_wires == 127 and not caps.exact and caps.shots
+
+
+def test_unknown_fake_and_unknown_option():
+    with pytest.raises(DeviceNotFoundError, match="no fake IBM backend 'fake_nowhere'"):
+        qphys.device("ibm.fake_nowhere")
+    with pytest.raises(DeviceOptionError, match="unknown option.*precision"):
+        qphys.device("ibm.fake_manila", precision=0.1)
+
+
+def test_real_backend_without_credentials_raises(monkeypatch, tmp_path):
+    import qiskit_ibm_runtime.accounts.management as management
+
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_URL", "QISKIT_IBM_CHANNEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE", str(tmp_path / "none.json"))
+    with pytest.raises(CredentialsError, match="set QISKIT_IBM_TOKEN .*save_account"):
+        qphys.device("ibm.ibm_brisbane")
+
+
+def test_fake_device_noisy_results_and_one_job_per_primitive(tmp_path):
+    dev = qphys.device("ibm.fake_manila", shots=2000, seed=5, ledger=tmp_path / "l.sqlite")
+    x = torch.tensor([0.0, np.pi], dtype=torch.float64)
+    c = qphys.Circuit(wires=2).ry(x, 0).cx(0, 1).expval(qphys.Z(0) @ qphys.Z(1)).expval(qphys.Z(1)).counts()
+    r = qphys.execute(c, dev)
+    assert dev.jobs_submitted == 2  # one EstimatorV2 job and one SamplerV2 job
+    # noisy device: close to the ideal values, but readout and gate errors are visible
+    assert torch.allclose(r.values[0], torch.tensor([1.0, 1.0], dtype=torch.float64), atol=0.25)
+    assert torch.allclose(r.values[1], torch.tensor([1.0, -1.0], dtype=torch.float64), atol=0.25)
+    assert r.counts[0].get("00", 0) > 1500 and r.counts[1].get("11", 0) > 1500
+    again = qphys.execute(c, dev)  # identical job: served from the ledger
+    assert dev.jobs_submitted == 2 and dev.job_stats()["reused"] == 2
+    assert torch.equal(again.values[0], r.values[0])
+
+
+def test_fake_device_gradient_of_batch_is_one_job():
+    dev = qphys.device("ibm.fake_manila", shots=256, seed=2, ledger=False)
+
+    def circuit(x, w):
+        return hardware_efficient(angle_embedding(qphys.Circuit(wires=2), x), w).expval(qphys.Z(0))
+
+    torch.manual_seed(0)
+    layer = QuantumLayer(circuit, {"w": (1, 2, 2)}, device=dev, diff_method="parameter-shift")
+    layer(torch.rand(16, 2)).sum().backward()
+    assert dev.jobs_submitted == 2  # forward + the whole backward pass (8 shifted circuits x 16 rows)
+    assert dev.job_stats()["circuits"] == 16 + 8 * 16
+    assert layer.w.grad is not None and torch.isfinite(layer.w.grad).all()
