@@ -281,6 +281,8 @@ def append_pl_operation(circuit: Circuit, op, wire_map, *, first: bool) -> None:
     wires = [wire_map[w] for w in op.wires]
     params = [_to_qphys_param(p) for p in op.data]
     if name == "Identity":
+        for w in wires:
+            circuit.i(w)
         return
     if name == "GlobalPhase":
         phi = params[0]
