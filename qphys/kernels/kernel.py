@@ -55,7 +55,7 @@ def as_features(X, name: str = "X") -> torch.Tensor:
             raise ParameterError(f"{name} cannot be converted to an array: {exc}") from None
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise ParameterError(f"{name} must be numeric, got dtype {arr.dtype}")
-        t = torch.as_tensor(arr)
+        t = torch.from_numpy(np.array(arr, dtype=np.float64 if arr.dtype == bool else arr.dtype, copy=True))
     if t.is_complex():
         raise ParameterError(f"{name} must be real-valued features, got a complex array")
     if t.ndim != 2:

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import qphys
-from qphys.devices.torch_qubit import TorchQubitDevice
 from qphys.devices.base import Capabilities
+from qphys.devices.torch_qubit import TorchQubitDevice
 from qphys.errors import ConfigError, ParameterError, UnsupportedOperationError
 from qphys.kernels import QuantumKernel, nearest_psd
 from qphys.templates import amplitude_embedding, zz_feature_map
