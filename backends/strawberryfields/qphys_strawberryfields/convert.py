@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from qphys.errors import UnsupportedOperationError
+from qphys.ops.cv import clements
 from qphys_strawberryfields._compat import import_strawberryfields
 
 sf = import_strawberryfields()
@@ -31,13 +32,16 @@ def _value(p, b):
     return float(p)
 
 
-def to_program(circuit, batch_index: int = 0, *, measure=None):
+def to_program(circuit, batch_index: int = 0, *, measure=None, rotate=None, decompose_interferometer=False):
     """The ``sf.Program`` of ``circuit``'s gates at batch element ``batch_index``.
 
     Args:
         circuit: a photonic :class:`qphys.Circuit`.
         batch_index: which element of a batched circuit.
         measure: optional ``(mode, phi)``: append ``MeasureHomodyne(phi)`` on ``mode``.
+        rotate: optional ``(mode, theta)``: append ``Rgate(theta)`` on ``mode``.
+        decompose_interferometer: emit ``interferometer`` as its Clements mesh of ``Rgate`` and
+            ``BSgate`` (for backends whose compiler lacks ``Interferometer``, e.g. ``bosonic``).
 
     Raises:
         UnsupportedOperationError: a qubit circuit, or an operation without an SF equivalent.
@@ -57,12 +61,22 @@ def to_program(circuit, batch_index: int = 0, *, measure=None):
             if op.name == "interferometer":
                 U = op.params[0]
                 U = U.detach().cpu().numpy() if torch.is_tensor(U) else np.asarray(U)
-                ops.Interferometer(U) | regs
+                if not decompose_interferometer:
+                    ops.Interferometer(U) | regs
+                    continue
+                mesh, phases = clements(U)
+                for k, theta, phi in mesh:
+                    ops.Rgate(phi) | regs[k]
+                    ops.BSgate(theta, 0.0) | (regs[k], regs[k + 1])
+                for k, ph in enumerate(phases):
+                    ops.Rgate(float(np.angle(ph))) | regs[k]
                 continue
             gate = GATES.get(op.name)
             if gate is None:
                 raise UnsupportedOperationError(f"no Strawberry Fields gate for {op.name!r}")
             gate(*(_value(p, batch_index) for p in op.params)) | (regs if len(regs) > 1 else regs[0])
+        if rotate is not None:
+            ops.Rgate(rotate[1]) | q[rotate[0]]
         if measure is not None:
             mode, phi = measure
             ops.MeasureHomodyne(phi) | q[mode]

@@ -39,9 +39,11 @@ def _batch_first(t, ndim_op):
 def apply_single(psi, U, mode):
     """Contract ``U[..., out, in]`` with axis ``mode`` of ``psi``."""
     c = psi.shape[1 + mode]
-    U = _batch_first(U, 2)
     x = psi.movedim(1 + mode, -1)
     shape = x.shape
+    if U.ndim == 2 or U.shape[0] == 1:  # one matrix for the whole batch: a single flat GEMM
+        y = x.reshape(-1, c) @ U.reshape(c, c).transpose(0, 1)
+        return y.reshape(shape).movedim(-1, 1 + mode)
     y = torch.matmul(x.reshape(shape[0], -1, c), U.transpose(-1, -2))
     return y.reshape((y.shape[0],) + shape[1:]).movedim(-1, 1 + mode)
 
@@ -62,9 +64,12 @@ def apply_diag(psi, d, modes):
 def apply_two(psi, T, m1, m2):
     """Contract a two-mode gate ``T[..., o1, o2, i1, i2]`` with axes ``m1, m2`` of ``psi``."""
     c = psi.shape[1]
-    T = _batch_first(T, 4)
     x = psi.movedim((1 + m1, 1 + m2), (-2, -1))
     shape = x.shape
+    if T.ndim == 4 or T.shape[0] == 1:
+        y = x.reshape(-1, c * c) @ T.reshape(c * c, c * c).transpose(0, 1)
+        return y.reshape(shape).movedim((-2, -1), (1 + m1, 1 + m2))
+    T = _batch_first(T, 4)
     M = T.reshape(T.shape[0], c * c, c * c)
     y = torch.matmul(x.reshape(shape[0], -1, c * c), M.transpose(-1, -2))
     return y.reshape((y.shape[0],) + shape[1:]).movedim((-2, -1), (1 + m1, 1 + m2))

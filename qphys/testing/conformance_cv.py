@@ -1,0 +1,291 @@
+"""Device conformance suite for photonic (CV) devices: every gate, quadrature / photon-number /
+quadratic observables, Fock probabilities, homodyne statistics, batching and gradients, each
+checked against closed-form values (hbar = 2, Strawberry Fields' gate conventions).
+
+Run it on an installed device::
+
+    qphys check-device torch.fock
+    pytest --pyargs qphys.testing --qphys-device sf.gaussian
+
+or from a test module, on chosen devices::
+
+    from qphys.testing.conformance_cv import *  # noqa: F401,F403
+    from qphys.testing import DeviceSpec
+    CONFORMANCE_DEVICES = [DeviceSpec("torch.fock", options={"cutoff": 15})]
+
+Every test takes the ``device_spec`` fixture (parametrized by :func:`pytest_generate_tests` from
+``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``). Whatever a device lacks (an
+operation or measurement outside its capabilities, exact results, shots) becomes a skip that
+names the reason. The states used are small (at most ~1 photon on average) so a Fock cutoff of
+12 or more keeps truncation errors far below the tolerance.
+
+Examples:
+    >>> from qphys.testing import conformance_cv
+    >>> "test_displacement" in conformance_cv.__all__
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import qphys
+from qphys import cv
+from qphys.errors import CredentialsError, UnsupportedOperationError
+from qphys.testing.spec import DeviceSpec, specs_from_config
+
+SEED = 4321
+#: Shots of the homodyne statistics test.
+HOMODYNE_SHOTS = 2000
+_DEVICES: dict = {}
+
+
+# ---- parametrization and fixtures -------------------------------------------------------------
+def pytest_generate_tests(metafunc):
+    """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``."""
+    if "device_spec" not in metafunc.fixturenames:
+        return
+    specs = specs_from_config(metafunc.config, getattr(metafunc.module, "CONFORMANCE_DEVICES", None))
+    metafunc.parametrize("device_spec", specs, ids=[s.id for s in specs], scope="module")
+
+
+@pytest.fixture
+def cv_device(device_spec: DeviceSpec):
+    """The device ``device_spec`` describes (built once per spec), skipped unless it runs CV."""
+    key = (device_spec.name, repr(sorted(device_spec.options.items())), device_spec.shots)
+    if key not in _DEVICES:
+        try:
+            _DEVICES[key] = device_spec.make()
+        except CredentialsError as exc:  # pragma: no cover - no remote CV devices today
+            pytest.skip(f"{device_spec.name}: no credentials ({exc})")
+    dev = _DEVICES[key]
+    if "cv" not in dev.capabilities.families:
+        pytest.skip(f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, not photonic ones")
+    return dev
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _require(dev, *, ops=(), measurements=(), exact=True):
+    caps = dev.capabilities
+    missing = sorted(set(ops) - set(caps.operations))
+    if missing:
+        pytest.skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
+    missing = sorted(set(measurements) - set(caps.measurements))
+    if missing:
+        pytest.skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
+    if exact and (dev.default_config.shots is not None or not caps.exact):
+        pytest.skip(f"{dev.name} is configured with shots; this check needs exact results")
+
+
+def _execute(dev, circuits, **kwargs):
+    kwargs.setdefault("seed", SEED)
+    try:
+        return qphys.execute(circuits, dev, **kwargs)
+    except UnsupportedOperationError as exc:
+        pytest.skip(f"{dev.name}: {exc}")
+
+
+def _close(actual, expected, tol, what):
+    a = np.asarray(actual.detach().cpu() if torch.is_tensor(actual) else actual, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    err = float(np.max(np.abs(a - e))) if a.size else 0.0
+    assert err <= tol, f"{what}: max |actual - expected| = {err:.3g} > {tol:.3g}\nactual={a}\nexpected={e}"
+
+
+def _coherent_moments(alpha: complex):
+    return 2 * alpha.real, 2 * alpha.imag, abs(alpha) ** 2
+
+
+# ---- gates --------------------------------------------------------------------------------------
+def test_displacement(device_spec, cv_device):
+    _require(cv_device, ops=["displacement"])
+    r, phi = 0.4, 0.7
+    c = qphys.Circuit(modes=1).displacement(r, phi, 0)
+    c.expval(cv.X(0)).expval(cv.P(0)).expval(cv.N(0)).var(cv.X(0))
+    res = _execute(cv_device, c)
+    x, p, n = _coherent_moments(r * complex(math.cos(phi), math.sin(phi)))
+    _close(res.expvals, [x, p, n, 1.0], device_spec.atol, "coherent state moments")
+
+
+def test_squeezing(device_spec, cv_device):
+    _require(cv_device, ops=["squeezing"])
+    r = 0.3
+    c = qphys.Circuit(modes=1).squeezing(r, 0.0, 0).var(cv.X(0)).var(cv.P(0)).expval(cv.N(0))
+    res = _execute(cv_device, c)
+    _close(res.expvals, [math.exp(-2 * r), math.exp(2 * r), math.sinh(r) ** 2], device_spec.atol,
+           "squeezed vacuum")
+
+
+def test_rotation(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "rotation"])
+    c = qphys.Circuit(modes=1).displacement(0.5, 0.2, 0).rotation(0.9, 0).expval(cv.X(0)).expval(cv.P(0))
+    res = _execute(cv_device, c)
+    _close(res.expvals, [2 * 0.5 * math.cos(1.1), 2 * 0.5 * math.sin(1.1)], device_spec.atol, "rotated coherent state")
+
+
+def test_beamsplitter(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "beamsplitter"])
+    alpha = 0.5 * complex(math.cos(0.3), math.sin(0.3))
+    theta, phi = 0.6, 0.4
+    c = qphys.Circuit(modes=2).displacement(0.5, 0.3, 0).beamsplitter(theta, phi, 0, 1)
+    c.expval(cv.X(0)).expval(cv.X(1)).expval(cv.P(1)).expval(cv.N(0)).expval(cv.N(1))
+    res = _execute(cv_device, c)
+    a0 = alpha * math.cos(theta)
+    a1 = alpha * math.sin(theta) * complex(math.cos(phi), math.sin(phi))
+    _close(res.expvals, [2 * a0.real, 2 * a1.real, 2 * a1.imag, abs(a0) ** 2, abs(a1) ** 2],
+           device_spec.atol, "beamsplitter on a coherent state")
+
+
+def test_two_mode_squeezing(device_spec, cv_device):
+    _require(cv_device, ops=["two_mode_squeezing"])
+    r = 0.3
+    c = qphys.Circuit(modes=2).two_mode_squeezing(r, 0.5, 0, 1)
+    c.expval(cv.N(0)).expval(cv.N(1)).var(cv.X(0))
+    res = _execute(cv_device, c)
+    _close(res.expvals, [math.sinh(r) ** 2, math.sinh(r) ** 2, math.cosh(2 * r)], device_spec.atol,
+           "two-mode squeezed vacuum")
+
+
+def test_interferometer(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "interferometer"])
+    rng = np.random.default_rng(7)
+    U, _ = np.linalg.qr(rng.normal(size=(3, 3)) + 1j * rng.normal(size=(3, 3)))
+    alphas = np.array([0.3, 0.2j, -0.25])
+    c = qphys.Circuit(modes=3)
+    for k, a in enumerate(alphas):
+        c.displacement(abs(a), float(np.angle(a)), k)
+    c.interferometer(U)
+    for k in range(3):
+        c.expval(cv.X(k)).expval(cv.P(k))
+    res = _execute(cv_device, c)
+    out = U @ alphas
+    _close(res.expvals, np.ravel([[2 * o.real, 2 * o.imag] for o in out]), device_spec.atol, "interferometer")
+
+
+def test_kerr(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "kerr"])
+    r, kappa = 0.4, 0.3
+    c = qphys.Circuit(modes=1).displacement(r, 0.0, 0).kerr(kappa, 0)
+    c.expval(cv.X(0)).expval(cv.P(0)).expval(cv.N(0))
+    res = _execute(cv_device, c)
+    a = r * np.exp(1j * kappa) * np.exp(r**2 * (np.exp(2j * kappa) - 1))  # <a> after exp(i k n^2)
+    _close(res.expvals, [2 * a.real, 2 * a.imag, r**2], device_spec.atol, "Kerr on a coherent state")
+
+
+def test_cross_kerr(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "cross_kerr"])
+    r0, r1, kappa = 0.4, 0.3, 0.5
+    c = qphys.Circuit(modes=2).displacement(r0, 0.0, 0).displacement(r1, 0.0, 1).cross_kerr(kappa, 0, 1)
+    c.expval(cv.X(0)).expval(cv.N(0)).expval(cv.N(1))
+    res = _execute(cv_device, c)
+    # <a_0> = alpha_0 <exp(i kappa n_1)>_coherent(alpha_1) = alpha_0 exp(|alpha_1|^2 (e^{i kappa} - 1))
+    a0 = r0 * np.exp(r1**2 * (np.exp(1j * kappa) - 1))
+    _close(res.expvals, [2 * a0.real, r0**2, r1**2], device_spec.atol, "cross-Kerr")
+
+
+def test_cubic_phase(device_spec, cv_device):
+    _require(cv_device, ops=["cubic_phase"])
+    gamma = 0.05
+    c = qphys.Circuit(modes=1).cubic_phase(gamma, 0).expval(cv.X(0)).expval(cv.P(0))
+    res = _execute(cv_device, c)
+    # V^dag p V = p + gamma x^2, vacuum <x^2> = 1 (hbar = 2)
+    _close(res.expvals, [0.0, gamma], max(device_spec.atol, 1e-6), "cubic phase on vacuum")
+
+
+def test_non_gaussian_rejected_by_gaussian_devices(device_spec, cv_device):
+    missing = sorted({"kerr", "cross_kerr", "cubic_phase"} - set(cv_device.capabilities.operations))
+    if not missing:
+        pytest.skip(f"{cv_device.name} supports every non-Gaussian gate")
+    c = qphys.Circuit(modes=2).displacement(0.1, 0.0, 0).kerr(0.1, 0).expval(cv.X(0))
+    with pytest.raises(UnsupportedOperationError, match="kerr"):
+        qphys.execute(c, cv_device)
+
+
+# ---- observables and measurements ---------------------------------------------------------------------
+def test_quadratic_form(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "squeezing"])
+    # O = x0^2 + 0.5 (x0 p1 + p1 x0) + 0.3 p0 + 1, on a displaced squeezed product state
+    A = np.zeros((4, 4))
+    A[0, 0] = 1.0
+    A[0, 3] = A[3, 0] = 0.5
+    d = np.array([0.0, 0.0, 0.3, 0.0])
+    obs = cv.PolyXP(A, d, 1.0, modes=[0, 1])
+    r, a0, a1 = 0.2, 0.3, 0.25
+    c = qphys.Circuit(modes=2).squeezing(r, 0.0, 0).displacement(a0, 0.0, 0).displacement(a1, math.pi / 2, 1)
+    c.expval(obs)
+    res = _execute(cv_device, c)
+    x0, p1 = 2 * a0, 2 * a1
+    expected = (math.exp(-2 * r) + x0**2) + x0 * p1 + 0.3 * 0.0 + 1.0
+    _close(res.expvals, [expected], device_spec.atol, "quadratic form")
+
+
+def test_fock_probs(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "squeezing"], measurements=["fock_probs"])
+    cutoff = device_spec.options.get("cutoff", getattr(cv_device, "cutoff", 10))
+    r, s = 0.5, 0.3
+    c = qphys.Circuit(modes=2).displacement(r, 0.4, 0).squeezing(s, 0.0, 1).fock_probs([0]).fock_probs([1])
+    c.fock_probs()
+    res = _execute(cv_device, c)
+    n = np.arange(cutoff)
+    poisson = np.exp(-r * r) * np.array([r ** (2 * k) / math.factorial(k) for k in n])
+    sq = np.zeros(cutoff)
+    for k in range(0, cutoff, 2):
+        m = k // 2
+        sq[k] = math.factorial(k) / (2**k * math.factorial(m) ** 2) * math.tanh(s) ** k / math.cosh(s)
+    _close(res.values[0], poisson, device_spec.atol, "coherent-state photon statistics")
+    _close(res.values[1], sq, device_spec.atol, "squeezed-vacuum photon statistics")
+    _close(res.values[2], np.outer(poisson, sq).reshape(-1), device_spec.atol, "joint probabilities (mode 0 major)")
+
+
+def test_homodyne_statistics(device_spec, cv_device):
+    _require(cv_device, ops=["displacement"], measurements=["homodyne"], exact=False)
+    if not cv_device.capabilities.shots:
+        pytest.skip(f"{cv_device.name} cannot sample")
+    shots = device_spec.shots or HOMODYNE_SHOTS
+    r, phi, theta = 0.5, 0.3, 0.8
+    c = qphys.Circuit(modes=1).displacement(r, phi, 0).homodyne(0, theta)
+    res = _execute(cv_device, c, shots=shots)
+    s = np.asarray(res.values[0].detach().cpu() if torch.is_tensor(res.values[0]) else res.values[0], dtype=float)
+    assert s.shape == (shots,)
+    mean = 2 * r * math.cos(phi - theta)
+    _close(s.mean(), mean, 5.0 / math.sqrt(shots), "homodyne mean")
+    _close(s.var(), 1.0, 5.0 * math.sqrt(2.0 / shots), "homodyne variance (vacuum noise 1)")
+
+
+def test_batching_matches_loop(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "squeezing", "rotation"])
+    rs = torch.tensor([0.1, 0.3, 0.5], dtype=torch.float64)
+
+    def build(r):
+        return (qphys.Circuit(modes=1).squeezing(0.2, 0.1, 0).displacement(r, 0.3, 0).rotation(0.4, 0)
+                .expval(cv.X(0)).expval(cv.N(0)))
+
+    batched = _execute(cv_device, build(rs)).expvals
+    assert tuple(batched.shape) == (3, 2)
+    singles = _execute(cv_device, [build(float(r)) for r in rs])
+    _close(batched, np.stack([np.asarray(s.expvals.detach()) for s in singles]), device_spec.atol, "batch vs loop")
+
+
+# ---- gradients ---------------------------------------------------------------------------------
+def test_gradient_displacement(device_spec, cv_device):
+    _require(cv_device, ops=["displacement", "squeezing"])
+    r = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    phi = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
+    c = qphys.Circuit(modes=1).squeezing(s, 0.0, 0).displacement(r, phi, 0).expval(cv.X(0)).expval(cv.N(0))
+    res = _execute(cv_device, c)
+    (res.expvals[0] + res.expvals[1]).backward()
+    # <x> = 2 r cos(phi); <n> = sinh(s)^2 + r^2
+    expected = [2 * math.cos(0.3) + 2 * 0.4, -2 * 0.4 * math.sin(0.3), 2 * math.sinh(0.2) * math.cosh(0.2)]
+    tol = max(device_spec.atol, 1e-5) * 10
+    _close([float(r.grad), float(phi.grad), float(s.grad)], expected, tol, "gradients of <x> + <n>")
+
+
+__all__ = sorted(
+    [name for name in dict(globals()) if name.startswith("test_")]
+    + ["pytest_generate_tests", "cv_device", "DeviceSpec"]
+)
