@@ -367,6 +367,7 @@ class QubitControlEnv(SpinChainControlEnv):
 CONTROL_DQN_HYPERPARAMS: dict = {
     "gamma": 1.0,
     "learning_rate": 1e-3,
+    "learning_starts": 1000,
     "exploration_fraction": 0.5,
     "target_update_interval": 500,
 }
