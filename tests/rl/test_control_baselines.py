@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import qphys.rl
+import qphys.rl  # noqa: F401  (registers the qphys ids)
 from qphys.errors import ConfigError
 from qphys.rl.baselines import _neighbours, stochastic_descent
 from qphys.rl.control_env import QubitControlEnv, SpinChainControlEnv
