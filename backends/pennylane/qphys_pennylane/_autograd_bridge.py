@@ -11,7 +11,7 @@ makes Hessians (``qml.jacobian(qml.grad(f))``) work too.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

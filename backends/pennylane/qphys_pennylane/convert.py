@@ -24,8 +24,9 @@ Examples:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from numbers import Number
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pennylane as qml

@@ -192,9 +192,17 @@ class PennyLaneDevice(Device):
 
     def vjp(self, circuits, trainable, grad_outputs, config):
         """Vector-Jacobian products from the PennyLane device's own gradient (adjoint on lightning)."""
-        # qphys calls this from inside a torch backward pass, where grad mode is off
-        with torch.enable_grad():
-            return self._vjp(circuits, trainable, grad_outputs)
+        # qphys calls this from inside a torch backward pass, where grad mode is off. Results of
+        # lightning.qubit through PennyLane's torch interface (Hamiltonians of several terms)
+        # take torch's default dtype; float32 there costs ~1e-8 of gradient accuracy, so the
+        # default is float64 for the duration of the call (restored afterwards).
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            with torch.enable_grad():
+                return self._vjp(circuits, trainable, grad_outputs)
+        finally:
+            torch.set_default_dtype(previous)
 
     def _vjp(self, circuits, trainable, grad_outputs):
         grads_out: list = [None] * len(circuits)

@@ -6,13 +6,13 @@ import numpy as np
 import pennylane as qml
 import pytest
 import torch
+from qphys_pennylane import from_pennylane, to_pennylane
+from qphys_pennylane.convert import observable_from_pennylane, observable_to_pennylane
 
 import qphys
 from qphys.errors import UnsupportedOperationError, WireError
 from qphys.ops import get_spec
 from qphys.ops.qubit import QUBIT_GATES
-from qphys_pennylane import from_pennylane, to_pennylane
-from qphys_pennylane.convert import observable_from_pennylane, observable_to_pennylane
 
 PARAMS = (0.37, -1.21, 2.05)
 

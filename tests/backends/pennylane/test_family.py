@@ -6,10 +6,10 @@ import numpy as np
 import pennylane as qml
 import pytest
 import torch
+from qphys_pennylane import PennyLaneFamily
 
 import qphys
 from qphys.errors import DeviceNotFoundError, DeviceOptionError, UnsupportedOperationError
-from qphys_pennylane import PennyLaneFamily
 
 
 def test_family_lists_installed_qubit_devices():
@@ -47,6 +47,8 @@ def _circuit(params, n=4):
         c.crx(params[k], n - 1, 0).rzz(params[k + 1], 0, 2)
         k += 2
     c.expval(qphys.Z(0) @ qphys.Z(1)).expval(0.5 * qphys.X(2) - 0.25 * qphys.Y(3) @ qphys.Z(0))
+    # a Hamiltonian of many terms (lightning's torch-interface results follow torch's default dtype)
+    c.expval(sum((0.3 * qphys.Z(i) @ qphys.Z(i + 1) for i in range(n - 1)), -0.7 * qphys.X(0)) + qphys.Y(2))
     return c
 
 
@@ -61,7 +63,7 @@ def test_gradients_agree_with_torch_qubit(name):
     ):
         x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         r = qphys.execute(_circuit(x), dev, diff_method=method)
-        (r.expvals[0] + 2 * r.expvals[1]).backward()
+        (r.expvals[0] + 2 * r.expvals[1] - r.expvals[2]).backward()
         grads[dev_name], values[dev_name] = x.grad.numpy(), r.expvals.detach().numpy()
     assert np.abs(values["pl"] - values["torch"]).max() < 1e-10
     assert np.abs(grads["pl"] - grads["torch"]).max() < 1e-8

@@ -8,7 +8,6 @@ import pytest
 import torch
 from pennylane import numpy as pnp
 from pennylane.exceptions import DeviceError
-
 from qphys_pennylane import QphysTorchDevice
 
 
