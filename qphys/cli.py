@@ -113,7 +113,17 @@ def _add_jobs(sub) -> None:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:  # argparse cannot give `check-device NAME --shots N -- -x` to pytest_args itself
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if extra:
+        if not hasattr(args, "pytest_args"):
+            parser.error(f"arguments after -- are only accepted by check-device, got {' '.join(extra)}")
+        args.pytest_args = [*args.pytest_args, *extra]
     from qphys.errors import QphysError
 
     try:

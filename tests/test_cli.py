@@ -68,3 +68,19 @@ def test_help(argv, capsys):
 def test_console_script_is_installed():
     script = Path(sys.executable).parent / "qphys"
     assert script.exists(), "the qphys console script is not installed next to the interpreter"
+
+
+def test_check_device_passes_extra_args_to_pytest(monkeypatch):
+    import pytest as pytest_module
+
+    from qphys import cli
+
+    seen = {}
+    monkeypatch.setattr(pytest_module, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    assert cli.main(["check-device", "torch.qubit", "--shots", "100", "--", "-x", "-k", "test_gate"]) == 0
+    argv = seen["argv"]
+    assert argv[argv.index("--qphys-device") + 1] == "torch.qubit"
+    assert argv[argv.index("--qphys-shots") + 1] == "100"
+    assert argv[-3:] == ["-x", "-k", "test_gate"]
+    with pytest.raises(SystemExit):
+        cli.main(["devices", "--", "-x"])
