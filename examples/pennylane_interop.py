@@ -74,7 +74,7 @@ def lightning_gradients(n: int, seed: int) -> dict:
         t0 = time.perf_counter()
         r = qphys.execute(circuit(x), dev, diff_method=method)
         r.expvals.sum().backward()
-        out[label] = (float(r.expvals[0]), x.grad.numpy().copy(), time.perf_counter() - t0)
+        out[label] = (float(r.expvals[0].detach()), x.grad.numpy().copy(), time.perf_counter() - t0)
     return {
         "value": out["lightning"][0],
         "value_diff": abs(out["lightning"][0] - out["torch"][0]),
