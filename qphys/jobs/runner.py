@@ -149,7 +149,7 @@ class JobRunner:
 
     # ---- steps ------------------------------------------------------------------------------
     def _start(self, spec: JobSpec):
-        """Returns ``("result", arrays)`` or ``("job", row_id or None, job_id)``."""
+        """Returns ``("result", arrays)`` or ``("job", row_id or None, job_id, reattached)``."""
         row = self.ledger.find(self.device, spec.key) if self.ledger is not None else None
         if row is not None and row.status == "done" and row.has_result:
             self.stats.reused += 1

@@ -62,10 +62,6 @@ class Payload:
     seed: int | None = None
     options: dict = field(default_factory=dict)
 
-    @property
-    def num_circuits(self) -> int:
-        return sum(p.rows * max(1, len(p.observables) and 1) for p in self.pubs)
-
 
 @dataclass
 class Template:
@@ -342,13 +338,9 @@ def _concat(parts, key):
 def _slice_values(circuit: qphys.Circuit, values: list, start: int, rows: int) -> list:
     batched = circuit.batch_size is not None
     out = []
-    for m, v in zip(circuit.measurements, values):
-        if m.kind == "counts":
-            part = v[start:start + rows]
-            out.append(part if batched else part[0])
-        else:
-            part = v[start:start + rows]
-            out.append(part if batched else part[0])
+    for v in values:  # tensors and lists of count dicts slice alike
+        part = v[start:start + rows]
+        out.append(part if batched else part[0])
     return out
 
 
