@@ -71,6 +71,13 @@ def to_program(circuit, batch_index: int = 0, *, measure=None, rotate=None, deco
                 for k, ph in enumerate(phases):
                     ops.Rgate(float(np.angle(ph))) | regs[k]
                 continue
+            if op.name == "beamsplitter" and op.wires[0] > op.wires[1]:
+                # Strawberry Fields 0.23's fock backend applies BSgate on (q[j], q[i]), j > i, as if
+                # it were on (q[i], q[j]) (its gaussian backend does not); BS(theta, phi) on (j, i)
+                # equals BS(theta, pi - phi) on (i, j), so emit that.
+                theta, phi = (_value(p, batch_index) for p in op.params)
+                ops.BSgate(theta, np.pi - phi) | (regs[1], regs[0])
+                continue
             gate = GATES.get(op.name)
             if gate is None:
                 raise UnsupportedOperationError(f"no Strawberry Fields gate for {op.name!r}")
