@@ -141,15 +141,19 @@ class MWPMDecoder:
         z = self._mz.decode_batch(s[:, h:])
         return np.concatenate([x, z], axis=1).astype(np.uint8)
 
-    def correction(self, syndromes) -> np.ndarray:
-        """Toric code only: the matching correction as Pauli codes ``(shots, n)`` (0=I, 1=X, 2=Y, 3=Z)."""
+    def corrections_xz(self, syndromes) -> tuple[np.ndarray, np.ndarray]:
+        """Toric code only: the X and Z matching corrections as 0/1 arrays ``(shots, n)`` each."""
         if self.kind != "toric":
             raise ConfigError("MWPMDecoder.correction is defined for the toric code only")
-        from qphys.rl.codes import from_xz
-
         s = self._check(syndromes)
         h = self.code.d ** 2
-        return from_xz(self._cx.decode_batch(s[:, :h]), self._cz.decode_batch(s[:, h:]))
+        return self._cx.decode_batch(s[:, :h]).astype(np.uint8), self._cz.decode_batch(s[:, h:]).astype(np.uint8)
+
+    def correction(self, syndromes) -> np.ndarray:
+        """Toric code only: the matching correction as Pauli codes ``(shots, n)`` (0=I, 1=X, 2=Y, 3=Z)."""
+        from qphys.rl.codes import from_xz
+
+        return from_xz(*self.corrections_xz(syndromes))
 
 
 # ---------------------------------------------------------------------------------------------- CNN
@@ -167,11 +171,13 @@ class _ResBlock(nn.Module):
 
 
 class ToricCNN(nn.Module):
-    """Residual CNN with circular padding: ``(B, 2, d, d)`` syndrome images -> ``(B, n_classes)`` logits.
+    """Residual CNN with circular padding: ``(B, C, d, d)`` syndrome images -> ``(B, n_classes)`` logits.
 
     Args:
         d: lattice size. n_classes: 4 (bit-flip: ``x0, x1``) or 16 (depolarizing). channels: conv width.
         blocks: number of residual blocks (two 3x3 convolutions each). hidden: width of the dense head.
+        in_channels: image channels (2: the syndrome; 6: syndrome plus a base decoder's X and Z
+            corrections on horizontal and vertical edges).
         n_hint: size of an optional one-hot hint (a base decoder's predicted class), concatenated to the
             convolutional features before the dense head and also added to the logits with a learned
             scale (initially 3), so training starts from the base decoder's answer (0: no hint).
@@ -183,12 +189,20 @@ class ToricCNN(nn.Module):
     """
 
     def __init__(
-        self, d: int, *, n_classes: int, channels: int = 32, blocks: int = 2, hidden: int = 256, n_hint: int = 0
+        self,
+        d: int,
+        *,
+        n_classes: int,
+        channels: int = 32,
+        blocks: int = 2,
+        hidden: int = 256,
+        n_hint: int = 0,
+        in_channels: int = 2,
     ):
         super().__init__()
         self.n_hint = n_hint
         self.stem = nn.Sequential(
-            nn.Conv2d(2, channels, 3, padding=1, padding_mode="circular", bias=False),
+            nn.Conv2d(in_channels, channels, 3, padding=1, padding_mode="circular", bias=False),
             nn.BatchNorm2d(channels),
             nn.ReLU(),
         )
@@ -260,12 +274,13 @@ class NeuralDecoder:
         code: a :class:`~qphys.rl.codes.ToricCode` (or its distance ``d``).
         noise: ``'bitflip'`` (4 classes: the X part's flips of the two logical qubits) or
             ``'depolarizing'`` (16 classes: X and Z parts together, so X/Z correlations are used).
-        hint: ``None`` (the network sees the syndrome only) or ``'mwpm'``: the class predicted by
-            :class:`MWPMDecoder` (X and Z matched separately) is fed to the dense head as a one-hot vector
-            next to the convolutional features, so the network learns where matching is wrong — a
-            high-level neural decoder on top of a base decoder (Varsamopoulos et al., QST 3, 015004, 2017).
-            It costs a matching call per syndrome at inference, and reaches matching quality with far
-            fewer training samples than the pure network.
+        hint: ``None`` (the network sees the syndrome only) or ``'mwpm'``: the network also sees
+            :class:`MWPMDecoder`'s X and Z corrections (X and Z matched separately) as four extra image
+            channels (X/Z on horizontal/vertical edges) and its predicted class as a one-hot vector added
+            to the logits, so it starts from matching's answer and learns where it is wrong — e.g. where
+            separate X and Z paths should be merged into Y errors — a high-level neural decoder on top of
+            a base decoder (Varsamopoulos et al., QST 3, 015004, 2017). It costs a matching call per
+            syndrome at inference, and reaches matching quality with far fewer training samples.
         channels, blocks, hidden: network size (see :class:`ToricCNN`).
         device: ``'cpu'``, ``'cuda'`` or ``'auto'``.
 
@@ -306,7 +321,9 @@ class NeuralDecoder:
 
     def _build(self) -> ToricCNN:
         n_hint = self.n_classes if self.hint else 0
-        return ToricCNN(self.code.d, n_classes=self.n_classes, n_hint=n_hint, **self.config).to(self.device)
+        return ToricCNN(
+            self.code.d, n_classes=self.n_classes, n_hint=n_hint, in_channels=6 if self.hint else 2, **self.config
+        ).to(self.device)
 
     def __repr__(self) -> str:
         return f"NeuralDecoder(d={self.code.d}, noise={self.noise!r}, hint={self.hint!r}, {self.config})"
@@ -322,10 +339,17 @@ class NeuralDecoder:
         b = np.asarray(bits).astype(np.int64)
         return 2 * b[..., 0] + b[..., 1] if self.noise == "bitflip" else ToricCode.class_index(b)
 
-    def _hint(self, syndromes_u8: np.ndarray) -> torch.Tensor | None:
+    def _inputs(self, syndromes_u8: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Network inputs for flat syndromes: the image (and, with a hint, matching's corrections and class)."""
+        d, b = self.code.d, len(syndromes_u8)
+        img = torch.as_tensor(syndromes_u8, dtype=torch.float32, device=self.device).view(b, 2, d, d)
         if self._base is None:
-            return None
-        return torch.as_tensor(self._index(self._base.predict(syndromes_u8)), device=self.device)
+            return img, None
+        cx, cz = self._base.corrections_xz(syndromes_u8)
+        bits = np.concatenate([self.code._parity(cx, self.code._lz_t), self.code._parity(cz, self.code._lx_t)], 1)
+        corr = torch.as_tensor(np.concatenate([cx, cz], axis=1), dtype=torch.float32, device=self.device)
+        img = torch.cat([img, corr.view(b, 4, d, d)], dim=1)
+        return img, torch.as_tensor(self._index(bits), device=self.device)
 
     # -------------------------------------------------------------------------------- training
     def fit(
@@ -382,9 +406,10 @@ class NeuralDecoder:
         bar = tqdm(range(steps), desc=f"NeuralDecoder d={self.code.d} {self.noise}", disable=not progress)
         for _ in bar:
             img, label = sampler(batch_size, lo, hi)
-            hint = None
             if self._base is not None:
-                hint = self._hint(img.view(batch_size, -1).to("cpu", torch.uint8).numpy())
+                img, hint = self._inputs(img.view(batch_size, -1).to("cpu", torch.uint8).numpy())
+            else:
+                hint = None
             loss = nn.functional.cross_entropy(self.model(img, hint), label)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -422,12 +447,9 @@ class NeuralDecoder:
         """Raw class logits ``(shots, n_classes)`` (on CPU) for flat syndromes ``(shots, 2 d**2)``, batched."""
         s = self._check(syndromes)
         self.model.eval()
-        d = self.code.d
         outs = []
         for i in range(0, len(s), batch_size):
-            chunk = s[i : i + batch_size]
-            x = torch.as_tensor(chunk, dtype=torch.float32, device=self.device).view(-1, 2, d, d)
-            outs.append(self.model(x, self._hint(chunk)).cpu())
+            outs.append(self.model(*self._inputs(s[i : i + batch_size])).cpu())
         return torch.cat(outs) if outs else torch.zeros(0, self.n_classes)
 
     def predict_proba(self, syndromes, *, batch_size: int = 8192) -> np.ndarray:
@@ -870,13 +892,15 @@ def train_rl_decoder(
     channels: int = 32,
     layers: int = 3,
     net_arch: tuple[int, ...] = (256,),
+    time_budget: float | None = None,
     progress: bool = False,
     **hyper,
 ) -> RLDecoder:
     """Train a double dueling DQN (:func:`qphys.rl.agents.make_agent`) on ``qphys/ToricCodeDecoding-v0``.
 
     Defaults follow Fitzek et al. 2020 where they fit a small budget (learning rate 2.5e-4, discount
-    0.95, replay 20k); ``hyper`` overrides any DQN argument. Returns an :class:`RLDecoder` whose
+    0.95, replay 20k); ``hyper`` overrides any DQN argument. ``time_budget`` (seconds) stops training
+    early (the exploration schedule still spans ``timesteps``). Returns an :class:`RLDecoder` whose
     ``train_info`` holds the training time and steps, and whose ``env_kwargs`` / ``policy_kwargs`` are
     what :meth:`RLDecoder.save` needs.
 
@@ -901,12 +925,18 @@ def train_rl_decoder(
     )
     params.update(hyper)
     agent = make_agent("dqn", env, seed=seed, device=device, policy_kwargs=policy_kwargs, **params)
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Budget(BaseCallback):
+        def _on_step(self) -> bool:
+            return time_budget is None or time.perf_counter() - t0 < time_budget
+
     t0 = time.perf_counter()
-    agent.learn(int(timesteps), progress_bar=progress)
+    agent.learn(int(timesteps), progress_bar=progress, callback=_Budget())
     secs = time.perf_counter() - t0
     dec = RLDecoder(agent, env.code, perspective=perspective)
     dec.env_kwargs = env_kwargs
     dec.policy_kwargs = {k: v for k, v in policy_kwargs.items() if k != "features_extractor_class"}
-    dec.train_info = dict(timesteps=int(timesteps), seconds=secs, seed=seed, device=str(device),
+    dec.train_info = dict(timesteps=int(agent.num_timesteps), seconds=secs, seed=seed, device=str(device),
                           torch_threads=torch.get_num_threads(), **{k: v for k, v in params.items()})
     return dec
