@@ -15,7 +15,12 @@ from torch import nn
 from qphys import cv
 from qphys.circuit import Circuit
 from qphys.errors import ConfigError, ParameterError
-from qphys.templates.cv import cv_layer_shapes, cv_neural_net_layer, displacement_embedding, squeezing_embedding
+from qphys.templates.cv import (
+    cv_layer_shapes,
+    cv_neural_net_layer,
+    displacement_embedding,
+    squeezing_embedding,
+)
 
 OUTPUTS = ("x", "p", "quadratures", "n", "fock_probs")
 ENCODINGS = ("displacement", "squeezing", None)
