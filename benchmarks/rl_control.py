@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,7 +106,8 @@ def main(argv=None) -> int:
         f"(`{CONTROL_DQN_HYPERPARAMS}`), trained once, seed {args.seed}, CPU, 1 torch thread. "
         "'best' = best protocol met during training (Bukov et al.'s measure), 'greedy' = trained "
         "policy's deterministic protocol. Reference (REFERENCES.md): SD 0.576 (T=1), 0.99994 (T=3).\n\n"
-        + table(headers, rows) + f"\n\nMachine: {machine()}."
+        + table(headers, rows) + f"\n\nMachine: {machine()}; 1-minute load average at the end "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (training seconds grow with the load)."
     )
     print(md)
     if not args.quick:
