@@ -27,7 +27,7 @@ Examples:
     >>> import qphys.rl
     >>> env = gym.make("qphys/ToricCodeDecoding-v0", d=3, noise="bitflip", p=0.1)
     >>> obs, info = env.reset(seed=0)
-    >>> obs.shape, env.action_space.n
+    >>> obs.shape, int(env.action_space.n)
     ((2, 3, 3), 54)
 """
 
