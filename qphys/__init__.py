@@ -7,9 +7,14 @@ Examples:
     1.0
 """
 
-from qphys import errors, nn, templates  # noqa: E402
+from qphys import (  # noqa: E402
+    devices,  # the subpackage; calling it lists installed devices
+    errors,
+    nn,
+    templates,
+)
 from qphys.circuit import Circuit, Measurement, Operation
-from qphys.devices import Capabilities, Device, Result, RunConfig, device, device_names, devices
+from qphys.devices import Capabilities, Device, Result, RunConfig, device, device_names
 from qphys.diff import execute
 from qphys.observables import Hermitian, I, Observable, X, Y, Z
 

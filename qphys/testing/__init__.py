@@ -1,7 +1,7 @@
 """The device conformance suite, shipped inside the package so any plugin can run it.
 
 Run it on any installed device with ``qphys check-device NAME`` (or
-``pytest --pyargs qphys.testing --qphys-device NAME``). A test module in a plugin's own test
+``pytest --pyargs qphys.testing.conformance_qubit --qphys-device NAME``). A test module in a plugin's own test
 folder can also run it on chosen devices::
 
     from qphys.testing.conformance_qubit import *  # noqa: F401,F403
