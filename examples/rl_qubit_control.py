@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from qphys.rl.baselines import stochastic_descent  # noqa: E402
 from qphys.rl.control_env import QubitControlEnv, train_control_agent  # noqa: E402
@@ -39,6 +40,7 @@ def main(argv=None) -> dict:
     if args.quick:
         args.T, args.steps = 0.5, 3000
     logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(1)  # tiny networks: one thread beats several competing ones
 
     env = QubitControlEnv(T=args.T)
     print(f"QubitControl-v0: T={args.T}, {env.num_steps} bangs of dt=0.05, h in {env.actions.tolist()}, "

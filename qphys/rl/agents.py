@@ -19,6 +19,9 @@ CUDA when it is available).
   everything else from SB3. Both features can be turned off (``double_q=False``,
   ``policy_kwargs={"dueling": False}``) to recover SB3's DQN.
 
+The control agents' networks are small MLPs: on CPU, ``torch.set_num_threads(1)`` trains them
+several times faster than torch's default thread pool (measured 15x on a loaded 2-core machine).
+
 Examples:
     >>> import gymnasium as gym
     >>> import qphys.rl
