@@ -282,7 +282,7 @@ class BornMachine(torch.nn.Module):
             value = fn(p, t)
             value.backward()
             cache["p"], cache["v"] = p.detach(), float(value.detach())
-            return float(value), self.weights.grad.detach().cpu().numpy().astype(np.float64)
+            return float(value.detach()), self.weights.grad.detach().cpu().numpy().astype(np.float64)
 
         def cb(xk):
             record(cache["v"], cache["p"])
