@@ -123,8 +123,13 @@ class FaultInjectingTransport(WrappingTransport):
         seed: seed of the failure pattern.
 
     Examples:
-        >>> from qphys.jobs import FaultInjectingTransport
-        >>> t = FaultInjectingTransport(inner=None, submit_failure_rate=1.0)  # doctest: +SKIP
+        >>> import qphys
+        >>> from qphys.jobs import FaultInjectingTransport, RetryPolicy
+        >>> dev = qphys.device("aer.statevector", retry=RetryPolicy(base_delay=0.0),
+        ...                    transport=lambda t: FaultInjectingTransport(t, submit_failure_rate=0.5))
+        >>> c = qphys.Circuit(wires=1).x(0).expval(qphys.Z(0))
+        >>> float(qphys.execute(c, dev).expvals[0]), dev.jobs_submitted
+        (-1.0, 1)
     """
 
     def __init__(self, inner: Transport, *, submit_failure_rate: float = 0.3, result_failure_rate: float = 0.0, seed: int = 0):
