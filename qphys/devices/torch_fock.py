@@ -63,8 +63,9 @@ class TorchFockDevice(Device):
         dtype: ``"complex128"`` (default; the gate recurrences need it for 1e-8 accuracy) or
             ``"complex64"``.
         torch_device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-        trace_warning: warn (:class:`~qphys.sim.fock.TruncationWarning`) when more than this
-            probability leaks past the cutoff in any batch element.
+        trace_warning: warn (:class:`~qphys.sim.fock.TruncationWarning`, once per device
+            instance; later occurrences are logged at INFO) when more than this probability leaks
+            past the cutoff in any batch element.
         max_memory: bytes the simulation may use (default: what is free now).
 
     ``Result.metadata["trace"]`` holds the norm of the final state per batch element and
@@ -102,6 +103,7 @@ class TorchFockDevice(Device):
         if max_memory is not None and (not isinstance(max_memory, int) or max_memory <= 0):
             raise DeviceOptionError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
         self.max_memory = max_memory
+        self._warned = False
 
     def __repr__(self):
         return f"<TorchFockDevice 'torch.fock' cutoff={self.cutoff} shots={self.shots}>"
@@ -135,7 +137,8 @@ class TorchFockDevice(Device):
         psi = F.run_circuit(circuit, cutoff=self.cutoff, dtype=self.dtype, device=self.torch_device)
         batched = circuit.batch_size is not None
         shots = config.shots
-        tr = FM.trace(psi)
+        with torch.no_grad():
+            tr = FM.trace(psi)
         values = []
         for m in circuit.measurements:
             if m.kind == "state":
@@ -157,7 +160,8 @@ class TorchFockDevice(Device):
                 raise AssertionError(m.kind)
             values.append(v if batched else v[0])
         lost = float((1 - tr.detach()).max())
-        if lost > self.trace_warning:
+        if lost > self.trace_warning and not self._warned:
+            self._warned = True  # once per device; later runs log at INFO
             warnings.warn(
                 f"torch.fock: probability {lost:.3g} leaked past cutoff {self.cutoff} (threshold "
                 f"{self.trace_warning:g}); results are truncated, raise cutoff= or reduce "
@@ -165,7 +169,8 @@ class TorchFockDevice(Device):
                 TruncationWarning,
                 stacklevel=4,
             )
-            log.warning("torch.fock: %.3g probability lost past cutoff %d", lost, self.cutoff)
+        elif lost > self.trace_warning:
+            log.info("torch.fock: %.3g probability lost past cutoff %d", lost, self.cutoff)
         meta = {
             "device": self.name,
             "cutoff": self.cutoff,

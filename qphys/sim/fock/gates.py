@@ -39,26 +39,40 @@ def _cplx(x, dtype):
 
 
 def _powers(base, count: int):
-    """``[1, base, base^2, ...]`` stacked on a new last axis (autograd safe at ``base = 0``)."""
-    out = [torch.ones_like(base)]
-    for _ in range(count - 1):
-        out.append(out[-1] * base)
-    return torch.stack(out, dim=-1)
+    """``[1, base, base^2, ...]`` on a new last axis: one ``cumprod`` (autograd safe at 0)."""
+    ones = torch.ones_like(base)[..., None]
+    return torch.cumprod(torch.cat([ones, base[..., None].expand(*base.shape, count - 1)], dim=-1), dim=-1)
+
+
+def _phase(angle, dtype):
+    """``e^{i angle}`` as complex ``dtype``."""
+    return torch.polar(torch.ones_like(angle), angle).to(dtype)
+
+
+def _nm(c):
+    m = np.arange(c)
+    return (m[:, None] - m[None, :]).astype(float)  # m - n
 
 
 # ---- displacement ---------------------------------------------------------------------------
 @lru_cache(maxsize=32)
 def _disp_table(c: int):
-    lf = [math.lgamma(i + 1) for i in range(c)]
-    K = np.zeros((c, c, c))
-    im = np.zeros((c, c), dtype=np.int64)  # m - k, clamped
+    """``C[p, m, n]``: ``<m|D(r e^{i phi})|n> = e^{-r^2/2} e^{i phi (m-n)} sum_p C[p,m,n] r^p``.
+
+    From the associated Laguerre form ``sqrt(n!/m!) alpha^{m-n} L_n^{(m-n)}(r^2)`` (``m >= n``)
+    and ``D(alpha)^dagger = D(-alpha)`` (``m < n``).
+    """
+    lf = [math.lgamma(i + 1) for i in range(2 * c)]
+    C = np.zeros((2 * c - 1, c, c))
     for m in range(c):
-        for k in range(c):
-            im[m, k] = max(m - k, 0)
         for n in range(c):
-            for k in range(min(m, n) + 1):
-                K[m, n, k] = math.exp(0.5 * (lf[m] + lf[n]) - lf[k] - lf[m - k] - lf[n - k])
-    return K, im
+            hi, lo = max(m, n), min(m, n)
+            sign0 = 1.0 if m >= n else (-1.0) ** (n - m)
+            for j in range(lo + 1):
+                # sqrt(lo!/hi!) (-1)^j binom(hi, lo - j) / j!
+                val = math.exp(0.5 * (lf[lo] - lf[hi]) + lf[hi] - lf[lo - j] - lf[hi - lo + j] - lf[j])
+                C[hi - lo + 2 * j, m, n] += sign0 * (-1.0) ** j * val
+    return C
 
 
 #: above this cutoff the closed form cancels too much (|alpha| ~ 2 loses ~1e-9); use the recurrence
@@ -68,24 +82,21 @@ _DISP_CLOSED_FORM_MAX = 20
 def displacement_matrix(r, phi, cutoff: int, *, dtype=torch.complex128, device=None):
     """``<m|D(r e^{i phi})|n>``: ``(*batch, cutoff, cutoff)``.
 
-    Closed form (one einsum) up to cutoff 20; beyond, The Walrus' column recurrence,
-    vectorised over rows and batch, which stays accurate where the closed form cancels.
+    Up to cutoff 20: a real polynomial in ``r`` (one matmul against a cached table) times
+    ``e^{-r^2/2} e^{i phi (m - n)}``. Beyond, The Walrus' column recurrence, vectorised over
+    rows and batch, which stays accurate where the closed form cancels.
     """
     rdt = torch.float64 if dtype == torch.complex128 else torch.float32
     r = torch.as_tensor(r, dtype=rdt, device=device)
     phi = torch.as_tensor(phi, dtype=rdt, device=device)
-    alpha = torch.polar(r, phi).to(dtype)
     if cutoff > _DISP_CLOSED_FORM_MAX:
-        return _displacement_recurrence(r, alpha, cutoff, dtype)
-    K, im = _disp_table(cutoff)
-    pa = _powers(alpha, cutoff)  # alpha^j
-    pb = _powers(-alpha.conj(), cutoff)  # (-alpha*)^j
-    idx = torch.as_tensor(im, device=pa.device)
-    PA = pa[..., idx]  # (..., m, k)
-    PB = pb[..., idx]  # (..., n, k)
-    Kt = torch.as_tensor(K, dtype=dtype, device=pa.device)
-    D = torch.einsum("...mk,...nk,mnk->...mn", PA, PB, Kt)
-    return D * torch.exp(-0.5 * r * r).to(dtype)[..., None, None]
+        return _displacement_recurrence(r, torch.polar(r, phi).to(dtype), cutoff, dtype)
+    C = torch.as_tensor(_disp_table(cutoff), dtype=rdt, device=r.device)
+    poly = (_powers(r, 2 * cutoff - 1) @ C.reshape(2 * cutoff - 1, -1)).reshape(*r.shape, cutoff, cutoff)
+    nm = torch.as_tensor(_nm(cutoff), dtype=rdt, device=r.device)
+    env = torch.exp(-0.5 * r * r)[..., None, None]
+    # (poly is signed: torch.polar's backward assumes a non-negative modulus, so multiply instead)
+    return (poly * env).to(dtype) * _phase(phi[..., None, None] * nm, dtype)
 
 
 def _displacement_recurrence(r, alpha, cutoff, dtype):
@@ -106,40 +117,41 @@ def _displacement_recurrence(r, alpha, cutoff, dtype):
 # ---- squeezing ------------------------------------------------------------------------------
 @lru_cache(maxsize=32)
 def _sq_table(c: int):
-    lf = [math.lgamma(i + 1) for i in range(c)]
-    K = np.zeros((c, c, c))
-    ij = np.zeros((c, c), dtype=np.int64)
+    """``C[p, m, n]``: ``<m|S|n> = sqrt(sech r) sech(r)^{m mod 2} e^{i phi (m-n)/2} sum_p C tanh(r)^p``.
+
+    From the Bargmann form ``sum_k sqrt(m! n!)/(j! l! k!) (R00/2)^j (R11/2)^l R01^k`` with
+    ``R00 = -e^{i phi} tanh r``, ``R11 = e^{-i phi} tanh r``, ``R01 = sech r`` and
+    ``sech^2 = 1 - tanh^2``.
+    """
+    lf = [math.lgamma(i + 1) for i in range(2 * c)]
+    C = np.zeros((c, c, c))
     for m in range(c):
-        for k in range(c):
-            ij[m, k] = (m - k) // 2 if m >= k and (m - k) % 2 == 0 else 0
         for n in range(c):
-            for k in range(min(m, n) + 1):
-                if (m - k) % 2 or (n - k) % 2:
-                    continue
+            if (m + n) % 2:
+                continue
+            eps = m % 2
+            for k in range(eps, min(m, n) + 1, 2):
                 j, l = (m - k) // 2, (n - k) // 2
-                K[m, n, k] = math.exp(0.5 * (lf[m] + lf[n]) - lf[j] - lf[l] - lf[k])
-    return K, ij
+                coef = (-1.0) ** j * math.exp(0.5 * (lf[m] + lf[n]) - lf[j] - lf[l] - lf[k]) * 0.5 ** (j + l)
+                q = (k - eps) // 2
+                for i in range(q + 1):  # (1 - tau^2)^q
+                    C[j + l + 2 * i, m, n] += coef * math.comb(q, i) * (-1.0) ** i
+    return C
 
 
 def squeezing_matrix(r, phi, cutoff: int, *, dtype=torch.complex128, device=None):
-    """``<m|S(r e^{i phi})|n>``: ``(*batch, cutoff, cutoff)``."""
-    K, ij = _sq_table(cutoff)
+    """``<m|S(r e^{i phi})|n>``: ``(*batch, cutoff, cutoff)`` (a polynomial in ``tanh r``)."""
     rdt = torch.float64 if dtype == torch.complex128 else torch.float32
     r = torch.as_tensor(r, dtype=rdt, device=device)
     phi = torch.as_tensor(phi, dtype=rdt, device=device)
-    t = torch.tanh(r)
+    C = torch.as_tensor(_sq_table(cutoff), dtype=rdt, device=r.device)
+    tau = torch.tanh(r)
     sech = 1.0 / torch.cosh(r)
-    r00 = -torch.polar(t, phi).to(dtype) / 2
-    r11 = torch.polar(t, -phi).to(dtype) / 2
-    r01 = sech.to(dtype)
-    half = (cutoff + 1) // 2 + 1
-    p00 = _powers(r00, half)
-    p11 = _powers(r11, half)
-    p01 = _powers(r01, cutoff)
-    idx = torch.as_tensor(ij, device=p00.device)
-    Kt = torch.as_tensor(K, dtype=dtype, device=p00.device)
-    S = torch.einsum("...mk,...nk,...k,mnk->...mn", p00[..., idx], p11[..., idx], p01, Kt)
-    return S * torch.sqrt(sech).to(dtype)[..., None, None]
+    poly = (_powers(tau, cutoff) @ C.reshape(cutoff, -1)).reshape(*r.shape, cutoff, cutoff)
+    odd = torch.as_tensor(np.arange(cutoff) % 2, dtype=rdt, device=r.device)[:, None]
+    amp = poly * torch.sqrt(sech)[..., None, None] * (1 + odd * (sech[..., None, None] - 1))
+    nm = torch.as_tensor(_nm(cutoff) / 2, dtype=rdt, device=r.device)
+    return amp.to(dtype) * _phase(phi[..., None, None] * nm, dtype)
 
 
 # ---- beamsplitter -----------------------------------------------------------------------------

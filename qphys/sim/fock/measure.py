@@ -18,14 +18,19 @@ from qphys.sim.fock.gates import HBAR, quadrature_matrices
 
 def trace(psi):
     """``<psi|psi>`` per batch element: ``(B,)``; ``1 - trace`` leaked past the cutoff."""
-    return psi.abs().pow(2).reshape(psi.shape[0], -1).sum(-1)
+    return _abs2(psi).reshape(psi.shape[0], -1).sum(-1)
+
+
+def _abs2(psi):
+    """``|psi|^2`` without the square root of ``abs`` (cheaper, same gradient)."""
+    return psi.real * psi.real + psi.imag * psi.imag
 
 
 def fock_probs(psi, modes):
     """Photon-number probabilities of ``modes`` (``None``: all): ``(B, c**k)``."""
     nm = psi.ndim - 1
     modes = tuple(range(nm)) if modes is None else tuple(modes)
-    p = psi.abs().pow(2)
+    p = _abs2(psi)
     rest = [1 + m for m in range(nm) if m not in modes]
     if rest:
         p = p.sum(dim=rest)
@@ -78,7 +83,7 @@ def variance(psi, obs):
     """``<O^2> - <O>^2`` per batch element."""
     big, o = apply_poly(psi, obs)
     mean = (big.conj() * o).reshape(psi.shape[0], -1).sum(-1).real
-    sq = o.abs().pow(2).reshape(psi.shape[0], -1).sum(-1)
+    sq = _abs2(o).reshape(psi.shape[0], -1).sum(-1)
     return sq - mean * mean
 
 
