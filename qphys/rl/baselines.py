@@ -12,7 +12,7 @@ hence this module.
 
 Examples:
     >>> from qphys.rl.baselines import stochastic_descent
-    >>> res = stochastic_descent(T=0.5, restarts=3, seed=0)
+    >>> res = stochastic_descent(T=0.5, restarts=10, seed=0)
     >>> round(res.best_fidelity, 3)
     0.331
 """

@@ -128,10 +128,10 @@ class SpinChainControlEnv(gym.Env):
 
     Examples:
         >>> env = SpinChainControlEnv(L=2, T=0.5)
-        >>> env.num_steps, env.action_space.n
+        >>> env.num_steps, int(env.action_space.n)
         (10, 2)
         >>> _, info = env.reset(seed=0)
-        >>> round(env.fidelities([[1] * 10])[0], 4) == round(env.fidelities([[1] * 10])[0], 4)
+        >>> round(info["fidelity"], 4) == round(env.initial_fidelity, 4)
         True
     """
 
