@@ -479,7 +479,9 @@ def load_control_agent(T: float, *, device: str = "cpu"):
         FileNotFoundError: no shipped weights for this ``T``.
 
     Examples:
-        >>> agent = load_control_agent(1.0)  # doctest: +SKIP
+        >>> agent = load_control_agent(1.0)
+        >>> type(agent).__name__
+        'DoubleDuelingDQN'
     """
     from qphys.rl.agents import make_agent
 
