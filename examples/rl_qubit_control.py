@@ -57,11 +57,12 @@ def main(argv=None) -> dict:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    t = np.arange(env.num_steps) * env.dt
+    t = np.arange(env.num_steps + 1) * env.dt
     fig, ax = plt.subplots(figsize=(6, 3))
-    for prot, label, shift in ((sd.best_protocol, f"SD  F={sd.best_fidelity:.4f}", 0.15),
-                               (res.best_protocol, f"DQN F={res.best_fidelity:.4f}", -0.15)):
-        ax.step(t, env.actions[prot] + shift, where="post", label=label)
+    for prot, label, shift in ((sd.best_protocol, f"SD  F={sd.best_fidelity:.6f}", 0.15),
+                               (res.best_protocol, f"DQN F={res.best_fidelity:.6f}", -0.15)):
+        h = env.actions[prot]
+        ax.step(t, np.append(h, h[-1]) + shift, where="post", label=label)
     ax.set(xlabel="t", ylabel="h_x(t)", title=f"Bang-bang protocols, T={args.T}")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()

@@ -70,9 +70,10 @@ def _run(ctx: DemoContext) -> dict:
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(6, 1.9 * len(panels)), squeeze=False)
     for ax, (T, env, dqn_p, dqn_f, sd_p, sd_f) in zip(axes[:, 0], panels):
-        t = np.arange(env.num_steps) * env.dt
-        ax.step(t, env.actions[sd_p] + 0.2, where="post", label=f"SD F={sd_f:.4f}")
-        ax.step(t, env.actions[dqn_p] - 0.2, where="post", label=f"DQN F={dqn_f:.4f}")
+        t = np.arange(env.num_steps + 1) * env.dt
+        for p, label, shift in ((sd_p, f"SD F={sd_f:.6f}", 0.2), (dqn_p, f"DQN F={dqn_f:.6f}", -0.2)):
+            h = env.actions[np.asarray(p)]
+            ax.step(t, np.append(h, h[-1]) + shift, where="post", label=label)
         ax.set(ylabel="h_x", title=f"T={T:g}")
         ax.legend(loc="center right", fontsize=7)
     axes[-1, 0].set_xlabel("t")
