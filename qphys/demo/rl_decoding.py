@@ -34,7 +34,7 @@ def run(ctx: DemoContext) -> dict:
         print(f"   d=5 toric code, depolarizing p=0.10, {shots} syndromes:")
         print(f"     MWPM (X, Z matched separately) {100 * r_mw.failure_rate:5.2f}% "
               f"[{100 * r_mw.ci_low:.2f}, {100 * r_mw.ci_high:.2f}]  {r_mw.throughput:,.0f} syndromes/s")
-        print(f"     NeuralDecoder (CNN)            {100 * r_nn.failure_rate:5.2f}% "
+        print(f"     NeuralDecoder (CNN, MWPM hint) {100 * r_nn.failure_rate:5.2f}% "
               f"[{100 * r_nn.ci_low:.2f}, {100 * r_nn.ci_high:.2f}]  {r_nn.throughput:,.0f} syndromes/s")
         metrics.update(mwpm_d5_depol=r_mw.failure_rate, neural_d5_depol=r_nn.failure_rate)
 

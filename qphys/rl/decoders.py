@@ -11,7 +11,11 @@
   (relative to the fixed logical operators) is *not* translation invariant. It is trained supervised on
   syndromes sampled on the fly (in torch, on CPU or CUDA), infers in batches, and saves/loads its
   weights. Predicting the class from the full syndrome lets it use the X/Z correlations of depolarizing
-  noise that separate X/Z matching throws away (Fitzek et al. 2020; Varsamopoulos et al. 2017).
+  noise that separate X/Z matching throws away (Fitzek et al. 2020; Varsamopoulos et al. 2017). With
+  ``hint='mwpm'`` it also sees matching's X and Z corrections as extra image channels and starts from
+  matching's answer (a high-level decoder on top of a base decoder); the shipped d=5 networks use it
+  because a pure network needs far more training than a 2-core CPU gives in minutes, the shipped d=3
+  networks do not. Shipped weights: ``weights_path('decoder_cnn_d{3,5}_{bitflip,depolarizing}.pt')``.
 - :class:`RLDecoder` — a trained Q-network policy (Andreasson et al. 2019) acting in
   :class:`~qphys.rl.decoding_env.ToricCodeDecodingEnv`, batched over many syndromes.
 - :func:`evaluate` — logical failure rate with a Wilson 95% interval (``scipy.stats.binomtest``) and the
