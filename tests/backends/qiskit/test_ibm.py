@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from qphys_qiskit.ibm import IBMFamily, fake_backend_classes
 
 import qphys
 from qphys.errors import CredentialsError, DeviceNotFoundError, DeviceOptionError
 from qphys.nn import QuantumLayer
 from qphys.templates import angle_embedding, hardware_efficient
-from qphys_qiskit.ibm import IBMFamily, fake_backend_classes
 
 
 def test_every_fake_backend_is_a_device_name():
