@@ -879,6 +879,7 @@ class RLDecoder:
         agent.q_net.load_state_dict(blob["q_net"])
         dec = cls(agent, env.code, perspective=env.perspective, max_steps=blob["max_steps"])
         dec.env_kwargs = blob["env_kwargs"]
+        dec.policy_kwargs = blob["policy_kwargs"]
         dec.train_info = blob["train_info"]
         return dec
 

@@ -219,3 +219,18 @@ def test_shipped_d5_depolarizing_network_beats_separate_matching():
     n10, n01 = int((f_nn & ~f_mw).sum()), int((~f_nn & f_mw).sum())
     # paired (McNemar) comparison: NN-only failures significantly fewer than MWPM-only failures
     assert n01 - n10 > 2.58 * np.sqrt(n01 + n10), (n10, n01)
+
+
+def test_shipped_dqn_agent_decodes_most_syndromes(tmp_path):
+    """The shipped d=3 DQN agent (weaker than MWPM, see BENCHMARKS.md) is far better than an untrained
+    policy, and save/load keeps its decisions."""
+    dec = RLDecoder.load(weights_path("decoder_dqn_d3_bitflip.pt"))
+    code = dec.code
+    res = evaluate(dec, code, "bitflip", 0.10, 1000, seed=4)
+    untrained = evaluate(RLDecoder(lambda obs: np.zeros((len(obs), 54)), code), code, "bitflip", 0.10, 1000, seed=4)
+    assert res.failure_rate < 0.4 and untrained.failure_rate > 0.7
+    path = dec.save(tmp_path / "dqn.pt", env_kwargs=dec.env_kwargs, policy_kwargs=dec.policy_kwargs,
+                    train_info=dec.train_info)
+    syn, _ = code.sample("bitflip", 0.1, shots=200, seed=1)
+    back = RLDecoder.load(path)
+    np.testing.assert_array_equal(back.predict(syn), dec.predict(syn))
