@@ -190,3 +190,13 @@ def test_render_ansi():
     env.reset(seed=0)
     text = env.render()
     assert "P" in text and "defects" in text
+
+
+def test_vectorized_env_autoresets():
+    envs = gym.make_vec("qphys/ToricCodeDecoding-v0", num_envs=3, vectorization_mode="sync", d=3, p=0.1)
+    obs, info = envs.reset(seed=0)
+    assert obs.shape == (3, 2, 3, 3)
+    for _ in range(40):
+        obs, rew, term, trunc, info = envs.step(envs.action_space.sample())
+        assert obs.shape == (3, 2, 3, 3) and set(np.unique(rew)) <= {-1.0, 0.0, 1.0}
+    envs.close()
