@@ -86,6 +86,11 @@ class Circuit(CVBuilder):
         WireError: neither or both of ``wires`` and ``modes`` given, or a non-positive count.
     """
 
+    #: Hint for devices: a ``Device.vjp`` on this very object follows ``execute``, so a device
+    #: may keep what it needs (``torch.qubit`` keeps the final state). Set by ``qphys.execute``
+    #: on its private copies only.
+    keep_final_state = False
+
     def __init__(self, wires: int | None = None, *, modes: int | None = None):
         if (wires is None) == (modes is None):
             raise WireError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 import torch
 
@@ -92,6 +93,8 @@ class TorchQubitDevice(Device):
         if max_memory is not None and (not isinstance(max_memory, int) or max_memory <= 0):
             raise DeviceOptionError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
         self.max_memory = max_memory
+        # final states of circuits marked ``keep_final_state``, for the vjp that follows
+        self._final_states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def memory_estimate(self, circuit: Circuit) -> int:
         """Bytes needed to simulate ``circuit`` (state vector times workspace factor)."""
@@ -124,6 +127,8 @@ class TorchQubitDevice(Device):
     def _run_one(self, circuit: Circuit, config: RunConfig, gen) -> Result:
         n = circuit.num_wires
         psi = run_circuit(circuit, dtype=self.dtype, device=self.torch_device)
+        if circuit.keep_final_state:
+            self._final_states[circuit] = psi.detach()
         batched = circuit.batch_size is not None
         shots = config.shots
         values = []
@@ -176,7 +181,10 @@ class TorchQubitDevice(Device):
 
     def vjp(self, circuits, trainable, grad_outputs, config):
         return [
-            adjoint_vjp(c, t, g, dtype=self.dtype, device=self.torch_device)
+            adjoint_vjp(
+                c, t, g, dtype=self.dtype, device=self.torch_device,
+                final_state=self._final_states.pop(c, None),
+            )
             for c, t, g in zip(circuits, trainable, grad_outputs)
         ]
 

@@ -80,6 +80,9 @@ class _DeviceGradient(torch.autograd.Function):
     def forward(ctx, setup, *params):
         device, circuits, trainable, config, method = setup
         detached = [c.detached() for c in circuits]
+        if method == "adjoint":
+            for d in detached:
+                d.keep_final_state = True
         results = device.execute(detached, config)
         slots, outs = [], []
         for ci, (c, r) in enumerate(zip(circuits, results)):

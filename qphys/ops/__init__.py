@@ -8,8 +8,10 @@ up by name with :func:`get_spec`.
 
 from __future__ import annotations
 
+from qphys.ops import (
+    cv,  # noqa: F401,E402  (registers the CV gates)
+    qubit,  # noqa: F401,E402  (registers the qubit gates)
+)
 from qphys.ops.spec import OpSpec, get_spec, register, registered_names
-from qphys.ops import qubit  # noqa: F401,E402  (registers the qubit gates)
-from qphys.ops import cv  # noqa: F401,E402  (registers the CV gates)
 
 __all__ = ["OpSpec", "get_spec", "register", "registered_names"]

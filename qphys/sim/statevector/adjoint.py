@@ -7,6 +7,8 @@ op's own matrix function, so every parametrized gate is covered without hand-wri
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from qphys.errors import DifferentiationError
@@ -14,15 +16,29 @@ from qphys.ops import get_spec
 from qphys.sim.statevector.apply import (
     apply_diagonal,
     apply_matrix,
-    apply_operation,
+    apply_step,
     as_param,
+    op_matrix,
     run_circuit,
 )
 from qphys.sim.statevector.measure import apply_observable
+from qphys.sim.statevector.plan import make_plan
+
+#: Frequencies of the matrix entries in each parameter: entries are ``c + a cos(ωθ) + b sin(ωθ)``
+#: with ω = 1/2 (rotations ``exp(-iθG/2)``, G² = 1) or ω = 1 (phases ``e^{iθ}``). Then
+#: ``dU/dθ = ω (U(θ + s) - U(θ - s)) / (2 sin(ω s))``, with ``ω s = π/2``, is exact.
+_MATRIX_FREQ = {
+    "rx": (0.5,), "ry": (0.5,), "rz": (0.5,), "rxx": (0.5,), "ryy": (0.5,), "rzz": (0.5,),
+    "crx": (0.5,), "cry": (0.5,), "crz": (0.5,), "p": (1.0,), "cp": (1.0,), "u": (0.5, 1.0, 1.0),
+}
 
 
 def _gate_derivative(op, j, dtype, device, dense=False):
-    """``dU/dθ_j`` as ``("diag", d)`` or ``("dense", m)`` (batched like the parameter)."""
+    """``dU/dθ_j`` as ``("diag", d)`` or ``("dense", m)`` (batched like the parameter).
+
+    Exact two-point matrix shift rules for the gates in :data:`_MATRIX_FREQ` (cheap: two matrix
+    evaluations); ``torch.func.jvp`` on the op's matrix function for anything else.
+    """
     spec = get_spec(op.name)
     params = [as_param(p, dtype, device) for p in op.params]
     use_diag = spec.structure == "diagonal" and not dense
@@ -33,8 +49,13 @@ def _gate_derivative(op, j, dtype, device, dense=False):
         ps[j] = x
         return fn(*ps, dtype=dtype, device=device)
 
-    _, tangent = torch.func.jvp(f, (params[j],), (torch.ones_like(params[j]),))
-    # forward-mode AD can promote the tangent (complex64 -> complex128); dense kernels need one dtype
+    freqs = _MATRIX_FREQ.get(op.name)
+    if freqs is not None:
+        w = freqs[j]
+        s = (math.pi / 2) / w
+        tangent = (f(params[j] + s) - f(params[j] - s)) * (w / 2)
+    else:
+        _, tangent = torch.func.jvp(f, (params[j],), (torch.ones_like(params[j]),))
     return ("diag" if use_diag else "dense"), tangent.to(dtype)
 
 
@@ -57,18 +78,21 @@ def reduced_overlap(lam, psi, wire, n):
     return g.reshape(b, 2, r, 2, r).diagonal(dim1=2, dim2=4).sum(-1)
 
 
-def adjoint_vjp(circuit, trainable, grad_outputs, *, dtype, device):
+def adjoint_vjp(circuit, trainable, grad_outputs, *, dtype, device, final_state=None):
     """Gradients of ``Σ_o g_o <O_o>`` w.r.t. the ``trainable`` ``(op, param)`` positions.
 
-    For one-qubit gates the gradient is ``2 Re <λ| ∂U U† |ψ_k>``, evaluated through a 2x2
-    reduced overlap before un-applying the gate; other gates apply ``∂U`` explicitly. The sweep
-    stops at the first trainable gate.
+    The sweep runs over the fused plan of :mod:`qphys.sim.statevector.plan`. For a block of
+    one-qubit gates ``M = U_k...U_1`` on one wire the gradient of a parameter of ``U_j`` is
+    ``2 Re <λ| ∂M M† |ψ>``, evaluated through a 2x2 reduced overlap before the block is
+    un-applied (one read of both states, then one pass each to un-apply). Other gates apply
+    ``∂U`` explicitly. The sweep stops at the first step holding a trainable parameter.
 
     Args:
         circuit: the circuit (parameters may be detached).
         trainable: list of ``(op_index, param_index)``.
         grad_outputs: one cotangent per measurement (all must be ``expval``), shaped like its
             value (``(B,)`` or ``()``), or ``None``.
+        final_state: the circuit's final state if the forward pass kept it (saves a re-run).
     """
     n = circuit.num_wires
     for m in circuit.measurements:
@@ -79,8 +103,19 @@ def adjoint_vjp(circuit, trainable, grad_outputs, *, dtype, device):
             )
     if not trainable:
         return []
+    ops = circuit.operations
+    wanted: dict[int, list[int]] = {}
+    for i, j in trainable:
+        if get_spec(ops[i].name).matrix_param:
+            raise DifferentiationError(
+                f"adjoint cannot differentiate the matrix of {ops[i].name!r}; use backprop"
+            )
+        wanted.setdefault(i, []).append(j)
+    steps = make_plan(ops, 0)
+    last = min(k for k, st in enumerate(steps) if any(i in wanted for i in st.ops))
+    grads: dict[tuple[int, int], torch.Tensor] = {}
     with torch.no_grad():
-        psi = run_circuit(circuit, dtype=dtype, device=device)
+        psi = run_circuit(circuit, dtype=dtype, device=device) if final_state is None else final_state
         lam = torch.zeros_like(psi)
         for m, g in zip(circuit.measurements, grad_outputs):
             if g is None:
@@ -89,42 +124,56 @@ def adjoint_vjp(circuit, trainable, grad_outputs, *, dtype, device):
             o_psi = apply_observable(psi, m.obs, n)
             gb = g.reshape(-1, 1) if g.ndim == 1 else g
             lam = lam + gb * o_psi
-        wanted: dict[int, list[int]] = {}
-        for i, j in trainable:
-            wanted.setdefault(i, []).append(j)
-        first = min(wanted)
-        grads: dict[tuple[int, int], torch.Tensor] = {}
-        for i in range(len(circuit.operations) - 1, first - 1, -1):
-            op = circuit.operations[i]
-            spec = get_spec(op.name)
-            js = wanted.get(i, ())
-            if js and spec.matrix_param:
-                raise DifferentiationError(
-                    f"adjoint cannot differentiate the matrix of {op.name!r}; use backprop"
-                )
-            if js and len(op.wires) == 1:
-                red = reduced_overlap(lam, psi, op.wires[0], n)
-                params = [as_param(p, dtype, device) for p in op.params]
-                u = spec.matrix(*params, dtype=dtype, device=device)
-                for j in js:
-                    _, du = _gate_derivative(op, j, dtype, device, dense=True)
-                    a = du @ u.conj().transpose(-1, -2)
-                    g = 2 * (a.reshape(-1, 2, 2) * red).sum((-1, -2)).real
-                    grads[(i, j)] = g if _batched(op.params[j]) else g.sum()
-            psi = apply_operation(psi, op, n, dtype=dtype, adjoint=True)
-            if js and len(op.wires) > 1:
-                for j in js:
-                    kind, d = _gate_derivative(op, j, dtype, device)
-                    dpsi = apply_diagonal(psi, d, op.wires, n) if kind == "diag" else apply_matrix(psi, d, op.wires, n)
-                    if _batched(op.params[j]):
-                        grads[(i, j)] = 2 * (lam.conj() * dpsi).sum(-1).real
-                    else:
-                        lam_b = lam.expand_as(dpsi) if lam.shape != dpsi.shape else lam
-                        dpsi_b = dpsi.expand_as(lam_b) if dpsi.shape != lam_b.shape else dpsi
-                        grads[(i, j)] = 2 * torch.vdot(lam_b.reshape(-1), dpsi_b.reshape(-1)).real
-            if i > first:
-                lam = apply_operation(lam, op, n, dtype=dtype, adjoint=True)
+        for k in range(len(steps) - 1, last - 1, -1):
+            step = steps[k]
+            here = [(i, j) for i in step.ops for j in wanted.get(i, ())]
+            mats = total = total_dag = None
+            if step.kind == "block":
+                mats = [op_matrix(ops[i], dtype=dtype, device=device) for i in step.ops]
+                total = mats[0]
+                for u in mats[1:]:
+                    total = u @ total
+                total_dag = total.conj().transpose(-1, -2)
+            if here and step.kind == "block":
+                _block_grads(ops, step, here, mats, total_dag, lam, psi, n, dtype, device, grads)
+            fused = total if step.kind == "block" and len(step.ops) > 1 else None
+            psi = apply_step(psi, ops, step, n, dtype=dtype, adjoint=True, matrix=fused)
+            if here and step.kind != "block":
+                for i, j in here:
+                    _op_grad(ops[i], i, j, lam, psi, n, dtype, device, grads)
+            if k > last:
+                lam = apply_step(lam, ops, step, n, dtype=dtype, adjoint=True, matrix=fused)
     return [grads[(i, j)] for i, j in trainable]
+
+
+def _block_grads(ops, step, here, mats, total_dag, lam, psi, n, dtype, device, grads):
+    """Gradients of the parameters in a one-qubit block from one reduced overlap."""
+    red = reduced_overlap(lam, psi, step.wire, n)
+    for i, j in here:
+        pos = step.ops.index(i)
+        _, du = _gate_derivative(ops[i], j, dtype, device, dense=True)
+        # dM = U_k ... U_{pos+1} dU_pos U_{pos-1} ... U_1
+        right = None
+        for u in mats[:pos]:
+            right = u if right is None else u @ right
+        dm = du if right is None else du @ right
+        for u in mats[pos + 1:]:
+            dm = u @ dm
+        a = dm @ total_dag
+        g = 2 * (a.reshape(-1, 2, 2) * red).sum((-1, -2)).real
+        grads[(i, j)] = g if _batched(ops[i].params[j]) else g.sum()
+
+
+def _op_grad(op, i, j, lam, psi, n, dtype, device, grads):
+    """Gradient of one parameter of a multi-qubit gate: apply ``∂U`` to the un-applied state."""
+    kind, d = _gate_derivative(op, j, dtype, device)
+    dpsi = apply_diagonal(psi, d, op.wires, n) if kind == "diag" else apply_matrix(psi, d, op.wires, n)
+    if _batched(op.params[j]):
+        grads[(i, j)] = 2 * (lam.conj() * dpsi).sum(-1).real
+    else:
+        lam_b = lam.expand_as(dpsi) if lam.shape != dpsi.shape else lam
+        dpsi_b = dpsi.expand_as(lam_b) if dpsi.shape != lam_b.shape else dpsi
+        grads[(i, j)] = 2 * torch.vdot(lam_b.reshape(-1), dpsi_b.reshape(-1)).real
 
 
 def _batched(p) -> bool:
