@@ -30,6 +30,7 @@ lint: setup
 	$(BIN)/ruff check qphys backends tests examples benchmarks
 
 bench: setup
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/qphys bench
 
 clean:
