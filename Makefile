@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.qphys-installed
 PLUGINS := $(wildcard backends/*/pyproject.toml)
 PYTEST_WORKERS ?= 2
+# one BLAS/OpenMP thread per pytest worker: two workers x two torch threads on two cores spin-wait
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 .PHONY: setup demo test test-fast lint bench clean
 
@@ -21,10 +23,10 @@ demo: setup
 	$(BIN)/qphys demo --out out/demo
 
 test: setup
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check qphys backends tests examples benchmarks
