@@ -96,6 +96,15 @@ class TorchQubitDevice(Device):
         # final states of circuits marked ``keep_final_state``, for the vjp that follows
         self._final_states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_final_states", None)  # a transient cache of weak references
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._final_states = weakref.WeakKeyDictionary()
+
     def memory_estimate(self, circuit: Circuit) -> int:
         """Bytes needed to simulate ``circuit`` (state vector times workspace factor)."""
         itemsize = torch.empty((), dtype=self.dtype).element_size()
