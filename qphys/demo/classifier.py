@@ -13,11 +13,13 @@ from qphys.templates import angle_embedding, hardware_efficient
 
 
 class HybridClassifier(torch.nn.Module):
-    """Linear pre-processing -> 4-qubit variational circuit -> linear read-out."""
+    """Small classical network -> 4-qubit variational circuit -> linear read-out."""
 
-    def __init__(self, n_qubits=4, layers=3):
+    def __init__(self, n_qubits=4, layers=3, hidden=16):
         super().__init__()
-        self.pre = torch.nn.Sequential(torch.nn.Linear(2, n_qubits), torch.nn.Tanh())
+        self.pre = torch.nn.Sequential(
+            torch.nn.Linear(2, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_qubits), torch.nn.Tanh()
+        )
         self.n = n_qubits
 
         def circuit(x, weights):
