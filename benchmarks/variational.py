@@ -12,6 +12,7 @@ Run: ``.venv/bin/python benchmarks/variational.py [--quick]``; results go to BEN
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -108,7 +109,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, 10 qubits only")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument(
+        "--threads", type=int, default=None,
+        help="torch threads (also export OMP_NUM_THREADS for lightning); default: torch's default",
+    )
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     repeat = 2 if args.quick else 5
     try:
@@ -163,7 +170,7 @@ def main(argv=None):
         md = (
             "## Variational classifier forward+backward (`benchmarks/variational.py`)\n\n"
             f"Batch {BATCH}, RY embedding + {LAYERS} layers RY+RZ + CNOT ring, output <Z0>; one forward and "
-            f"backward. Machine: {machine()}.\n\n"
+            f"backward. Machine: {machine()}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}.\n\n"
             + table(["qubits", "implementation", "median ms"], rows)
             + "\n\nSpeed-ups (peer time / qphys time):\n\n"
             + table(["qubits", "comparison", "ratio", "goal"], ratios)
@@ -175,7 +182,7 @@ def main(argv=None):
                 if err is not None else ""
             )
         )
-        update_section("variational", md)
+        update_section("variational" if not args.threads else f"variational_{args.threads}thread", md)
     return 0
 
 
