@@ -46,14 +46,23 @@ def run_qphys(n, x, w0, repeat):
     layer = QuantumLayer(build(n), {"w": (LAYERS, n, 2)}, device=dev, diff_method="parameter-shift")
     layer.w.data.copy_(w0)
     counts = {}
+    aer_runs = [0]
+    real_run = dev.simulator.run
+
+    def counting_run(*args, **kwargs):
+        aer_runs[0] += 1
+        return real_run(*args, **kwargs)
+
+    dev.simulator.run = counting_run
 
     def step():
         layer.zero_grad()
-        before = dev.job_stats()
+        before, runs_before = dev.job_stats(), aer_runs[0]
         out = layer(x)
         out.sum().backward()
         after = dev.job_stats()
         counts.update({k: after.get(k, 0) - before.get(k, 0) for k in ("submitted", "pubs", "circuits")})
+        counts["aer_runs"] = aer_runs[0] - runs_before
         return out.detach(), layer.w.grad.detach().clone()
 
     t0, c0 = time.perf_counter(), time.process_time()
@@ -147,7 +156,7 @@ def main(argv=None):
     print(f"max |value diff| {dv:.2e}, max |gradient diff| {dg:.2e}")
     rows = [
         ["qphys `aer.statevector` (parameter-shift)", f"{t_q:.2f}", f"{c_q['cpu']:.2f}", c_q["submitted"], c_q["pubs"], c_q["circuits"],
-         c_q["submitted"], "1.0x"],
+         c_q["aer_runs"], "1.0x"],
         ["Qiskit ML `EstimatorQNN` + `TorchConnector` (ParamShiftEstimatorGradient)", f"{t_m:.2f}",
          f"{c_m['cpu']:.2f}", c_m["jobs"],
          c_m["pubs"], c_m["circuits"], c_m["aer_runs"], f"{t_m / t_q:.1f}x wall, {c_m['cpu'] / c_q['cpu']:.1f}x CPU"],
@@ -161,13 +170,18 @@ def main(argv=None):
         + table(["implementation", "wall [s]", "process CPU [s]", "jobs", "PUBs", "bound circuits", "Aer runs", "vs qphys"], rows)
         + f"\n\nSpeed-up {t_m / t_q:.1f}x wall-clock, {c_m['cpu'] / c_q['cpu']:.1f}x process CPU time "
         f"(CPU time is the steadier figure on a shared machine); PUBs {c_q['pubs']} vs {c_m['pubs']} "
-        f"(ratio {c_q['pubs'] / max(1, c_m['pubs']):.2e}), jobs-to-simulator {c_q['submitted']} vs {c_m['aer_runs']}. "
+        f"(ratio {c_q['pubs'] / max(1, c_m['pubs']):.2e}), jobs {c_q['submitted']} vs {c_m['jobs']}, "
+        f"Aer runs {c_q['aer_runs']} vs {c_m['aer_runs']}. "
         f"Both give the same values and gradients (max differences {dv:.1e} / {dg:.1e}). "
         "Both sides are one cold call (qphys's includes its single transpilation). Both must simulate "
-        f"the same {c_q['circuits']} bound circuits (parameter shift needs them); on local Aer that "
-        "simulation dominates, so removing the per-PUB overhead (one Aer run instead of one per "
-        "PUB) buys the factor above, not the 20x the issue aims at — on remote hardware, where each "
-        "job pays queueing and submission latency, the job count is what matters."
+        f"the same {c_q['circuits']} bound circuits (parameter shift needs them). qphys sends them as "
+        "parameter bindings of one PUB per structure; inside its one job the Aer device splits the "
+        "bindings into Aer runs of at most 1024 experiments (Aer's cost per binding grows with the "
+        "run size: 0.63 ms at 1k, 1.58 ms at 16k bindings) and lets Aer run experiments on all cores. "
+        "What remains is Aer simulating each bound circuit (~0.6 ms of CPU each here), which both "
+        "sides pay, so the speed-up on local Aer stays below the 20x the issue aims at; on remote "
+        "hardware, where each job pays queueing and submission latency, the job and PUB counts are "
+        "what matter."
         f"\n\nMachine: {machine()}."
     )
     if not args.no_write and not args.quick:

@@ -87,6 +87,34 @@ def _aligned(values: np.ndarray, circuit) -> np.ndarray:
     return np.ascontiguousarray(values[:, [p.index for p in circuit.parameters]])
 
 
+#: Most experiments (parameter bindings) per ``AerSimulator.run`` call. Aer's cost per binding
+#: grows with the number of bindings in one run (measured for a 10-qubit, 80-parameter circuit:
+#: 0.63 ms at 1 000, 0.74 ms at 4 000, 1.58 ms at 16 000); one qphys job is therefore split into
+#: Aer runs of at most this many experiments, which keeps the cost flat.
+AER_RUN_EXPERIMENTS = 1024
+
+
+def _aer_runs(pubs):
+    """Split ``pubs`` into Aer runs: lists of ``(circuit, binds)`` of at most
+    :data:`AER_RUN_EXPERIMENTS` experiments, in order."""
+    runs, current, size = [], [], 0
+    for p in pubs:
+        params = list(p.circuit.parameters)
+        rows = p.values.shape[0] if params else 1
+        for start in range(0, rows, AER_RUN_EXPERIMENTS):
+            stop = min(rows, start + AER_RUN_EXPERIMENTS)
+            n = stop - start
+            if current and size + n > AER_RUN_EXPERIMENTS:
+                runs.append(current)
+                current, size = [], 0
+            binds = {par: p.values[start:stop, j] for j, par in enumerate(params)}
+            current.append((p.circuit, binds))
+            size += n
+    if current:
+        runs.append(current)
+    return runs
+
+
 class AerTransport(Transport):
     """Runs payloads on an in-process ``AerSimulator`` (jobs cannot outlive the process)."""
 
@@ -101,10 +129,11 @@ class AerTransport(Transport):
     def submit(self, payload: Payload) -> str:
         try:
             if payload.primitive == "aer":
-                circuits = [p.circuit for p in payload.pubs]
-                binds = [{par: p.values[:, j] for j, par in enumerate(p.circuit.parameters)} for p in payload.pubs]
                 opts = {} if payload.seed is None else {"seed_simulator": payload.seed}
-                job = self.simulator.run(circuits, parameter_binds=binds, **opts)
+                job = [
+                    self.simulator.run([c for c, _ in run], parameter_binds=[b for _, b in run], **opts)
+                    for run in _aer_runs(payload.pubs)
+                ]
             elif payload.primitive == "aer_sampler":
                 from qiskit_aer.primitives import SamplerV2
 
@@ -125,17 +154,19 @@ class AerTransport(Transport):
             raise JobNotFoundError(f"Aer job {job_id!r} is not held by this process")
         payload, job = self._jobs.pop(job_id)
         try:
-            res = job.result()
+            res = [j.result() for j in job] if payload.primitive == "aer" else job.result()
         except Exception as exc:
             raise JobError(f"Aer simulation failed: {type(exc).__name__}: {exc}") from exc
         arrays: dict[str, np.ndarray] = {}
         if payload.primitive == "aer":
-            if not res.success:
-                raise JobError(f"Aer simulation failed: {res.status}")
+            for r in res:
+                if not r.success:
+                    raise JobError(f"Aer simulation failed: {r.status}")
+            flat = [r.data(i) for r in res for i in range(len(r.results))]
             idx = 0
             for k, pub in enumerate(payload.pubs):
                 rows = pub.rows if pub.circuit.num_parameters else 1
-                data = [res.data(idx + r) for r in range(rows)]
+                data = flat[idx: idx + rows]
                 idx += rows
                 for label in pub.labels:
                     arrays[f"p{k}_{label}"] = np.stack([np.asarray(d[label]) for d in data])
@@ -181,6 +212,8 @@ class AerDevice(QiskitDevice):
                 f"{self.name} simulates with method={self.METHOD!r}; pick the aer.* device of the method you want"
             )
         opts["method"] = self.METHOD
+        # run independent experiments (bindings) on all cores unless the caller chose otherwise
+        opts.setdefault("max_parallel_experiments", 0)
         if noise_model is not None:
             opts["noise_model"] = noise_model
         self.noise_model = noise_model
