@@ -43,13 +43,9 @@ def qphys_step(n, method, dtype="complex64"):
     return step
 
 
-def pennylane_step(n, device_name, diff_method, c_dtype=None):
-    import numpy as np
+def pennylane_qnode(dev, n, diff_method):
+    """The benchmark circuit as a PennyLane QNode (torch interface) on ``dev``."""
     import pennylane as qml
-
-    kwargs = {"c_dtype": np.complex64} if c_dtype == "complex64" else {}
-    dev = qml.device(device_name, wires=n, **kwargs)
-    real = torch.float32 if c_dtype == "complex64" and device_name == "default.qubit" else torch.float64
 
     @qml.qnode(dev, interface="torch", diff_method=diff_method)
     def circuit(x, w):
@@ -61,6 +57,19 @@ def pennylane_step(n, device_name, diff_method, c_dtype=None):
             for q in range(n):
                 qml.CNOT(wires=[q, (q + 1) % n])
         return qml.expval(qml.PauliZ(0))
+
+    return circuit
+
+
+def pennylane_step(n, device_name, diff_method, c_dtype=None):
+    import numpy as np
+    import pennylane as qml
+
+    kwargs = {"c_dtype": np.complex64} if c_dtype == "complex64" else {}
+    dev = qml.device(device_name, wires=n, **kwargs)
+    real = torch.float32 if c_dtype == "complex64" and device_name == "default.qubit" else torch.float64
+
+    circuit = pennylane_qnode(dev, n, diff_method)
 
     x = torch.rand(BATCH, n, dtype=real)
     w = torch.rand(LAYERS, n, 2, dtype=real, requires_grad=True)
@@ -88,16 +97,7 @@ def agree(n) -> dict:
     for name, method in (("default.qubit", "backprop"), ("lightning.qubit", "adjoint")):
         dev = qml.device(name, wires=n)
 
-        @qml.qnode(dev, interface="torch", diff_method=method)
-        def circuit(x, w):
-            qml.AngleEmbedding(x, wires=range(n), rotation="Y")
-            for layer in range(LAYERS):
-                for q in range(n):
-                    qml.RY(w[layer, q, 0], wires=q)
-                    qml.RZ(w[layer, q, 1], wires=q)
-                for q in range(n):
-                    qml.CNOT(wires=[q, (q + 1) % n])
-            return qml.expval(qml.PauliZ(0))
+        circuit = pennylane_qnode(dev, n, method)
 
         w2 = w.detach().clone().requires_grad_(True)
         (g2,) = torch.autograd.grad(circuit(x, w2).sum(), w2)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 
 @dataclass(frozen=True)
 class DemoContext:
@@ -27,10 +29,14 @@ class DemoContext:
 
 @dataclass(frozen=True)
 class Section:
+    """A demo section; ``threads`` pins torch's thread count while it runs (tiny tensors run
+    several times faster on one thread than on threads that compete for two cores)."""
+
     order: int
     name: str
     title: str
     run: Callable[[DemoContext], dict]
+    threads: int | None = None
 
 
 def sections() -> list[Section]:
@@ -58,7 +64,13 @@ def run_demo(*, out_dir="out/demo", quick=False, progress=True, only=None, seed=
     for sec in chosen:
         print(f"\n== {sec.title} ==", flush=True)
         t0 = time.perf_counter()
-        metrics = sec.run(ctx)
+        threads = torch.get_num_threads()
+        if sec.threads:
+            torch.set_num_threads(sec.threads)
+        try:
+            metrics = sec.run(ctx)
+        finally:
+            torch.set_num_threads(threads)
         metrics["seconds"] = round(time.perf_counter() - t0, 1)
         results[sec.name] = metrics
         print(f"   ({metrics['seconds']} s)", flush=True)

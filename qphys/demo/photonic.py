@@ -17,16 +17,6 @@ from qphys.demo import DemoContext, Section
 
 
 def run(ctx: DemoContext) -> dict:
-    # the tensors here are tiny (at most 32 x 10 x 10): extra threads only add contention
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(ctx: DemoContext) -> dict:
     import qphys
     from qphys import cv
     from qphys.nn import PhotonicLayer
@@ -70,4 +60,4 @@ def _run(ctx: DemoContext) -> dict:
     return {"fidelity": fidelity, "fock_vs_gaussian": agreement, "layer_fwd_bwd_ms": ms}
 
 
-SECTION = Section(40, "photonic", "Photonic CV quantum neural network (torch.fock)", run)
+SECTION = Section(40, "photonic", "Photonic CV quantum neural network (torch.fock)", run, threads=1)

@@ -14,16 +14,6 @@ from qphys.demo import DemoContext, Section
 
 
 def run(ctx: DemoContext) -> dict:
-    # The networks are tiny: one torch thread is several times faster than many competing ones.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(ctx: DemoContext) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,4 +75,6 @@ def _run(ctx: DemoContext) -> dict:
     return metrics
 
 
-SECTION = Section(50, "rl_control", "RL bang-bang qubit control vs stochastic descent (Bukov et al.)", run)
+SECTION = Section(
+    50, "rl_control", "RL bang-bang qubit control vs stochastic descent (Bukov et al.)", run, threads=1
+)

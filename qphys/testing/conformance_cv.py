@@ -35,37 +35,25 @@ import torch
 
 import qphys
 from qphys import cv
-from qphys.errors import CredentialsError, UnsupportedOperationError
-from qphys.testing.spec import DeviceSpec, specs_from_config
+from qphys.errors import UnsupportedOperationError
+from qphys.testing.spec import DeviceSpec
+from qphys.testing.suite import device_for, parametrize_device_specs
 
 SEED = 4321
 #: Shots of the homodyne statistics test.
 HOMODYNE_SHOTS = 2000
-_DEVICES: dict = {}
 
 
 # ---- parametrization and fixtures -------------------------------------------------------------
 def pytest_generate_tests(metafunc):
     """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``."""
-    if "device_spec" not in metafunc.fixturenames:
-        return
-    specs = specs_from_config(metafunc.config, getattr(metafunc.module, "CONFORMANCE_DEVICES", None))
-    metafunc.parametrize("device_spec", specs, ids=[s.id for s in specs], scope="module")
+    parametrize_device_specs(metafunc)
 
 
 @pytest.fixture
 def cv_device(device_spec: DeviceSpec):
     """The device ``device_spec`` describes (built once per spec), skipped unless it runs CV."""
-    key = (device_spec.name, repr(sorted(device_spec.options.items())), device_spec.shots)
-    if key not in _DEVICES:
-        try:
-            _DEVICES[key] = device_spec.make()
-        except CredentialsError as exc:  # pragma: no cover - no remote CV devices today
-            pytest.skip(f"{device_spec.name}: no credentials ({exc})")
-    dev = _DEVICES[key]
-    if "cv" not in dev.capabilities.families:
-        pytest.skip(f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, not photonic ones")
-    return dev
+    return device_for(device_spec, "cv")
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -37,10 +37,11 @@ import pytest
 import torch
 
 import qphys
-from qphys.errors import CredentialsError, UnsupportedOperationError
+from qphys.errors import UnsupportedOperationError
 from qphys.observables import Hermitian, I, X, Y, Z
 from qphys.testing import reference as ref
-from qphys.testing.spec import DeviceSpec, specs_from_config
+from qphys.testing.spec import DeviceSpec
+from qphys.testing.suite import device_for, parametrize_device_specs
 
 #: Seed passed to every execution (devices that honour seeds give reproducible runs).
 SEED = 1234
@@ -62,31 +63,18 @@ GATE_NAMES = (
 GATE_WIRES = {1: [(1,), (2,)], 2: [(0, 2), (2, 0), (1, 0)], 3: [(2, 0, 1), (0, 1, 2), (1, 2, 0)]}
 
 _PREP_OPS = ("ry", "rz", "cx")
-_DEVICES: dict = {}
 
 
 # ---- parametrization and fixtures -------------------------------------------------------------
 def pytest_generate_tests(metafunc):
     """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``."""
-    if "device_spec" not in metafunc.fixturenames:
-        return
-    specs = specs_from_config(metafunc.config, getattr(metafunc.module, "CONFORMANCE_DEVICES", None))
-    metafunc.parametrize("device_spec", specs, ids=[s.id for s in specs], scope="module")
+    parametrize_device_specs(metafunc)
 
 
 @pytest.fixture
 def conformance_device(device_spec: DeviceSpec):
     """The device ``device_spec`` describes (built once per spec and reused)."""
-    key = (device_spec.name, repr(sorted(device_spec.options.items())), device_spec.shots)
-    if key not in _DEVICES:
-        try:
-            _DEVICES[key] = device_spec.make()
-        except CredentialsError as exc:
-            pytest.skip(f"{device_spec.name}: no credentials ({exc})")
-    dev = _DEVICES[key]
-    if "qubit" not in dev.capabilities.families:
-        pytest.skip(f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, not qubit circuits")
-    return dev
+    return device_for(device_spec, "qubit")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
