@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import logging
-import warnings
 
 import torch
 
+from qphys._warn import warn
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
 from qphys.devices.torch_qubit import available_memory, fmt_bytes, parse_dtype, parse_torch_device
 from qphys.errors import DeviceOptionError, ResourceError, UnsupportedOperationError
@@ -162,12 +162,11 @@ class TorchFockDevice(Device):
         lost = float((1 - tr.detach()).max())
         if lost > self.trace_warning and not self._warned:
             self._warned = True  # once per device; later runs log at INFO
-            warnings.warn(
+            warn(
                 f"torch.fock: probability {lost:.3g} leaked past cutoff {self.cutoff} (threshold "
                 f"{self.trace_warning:g}); results are truncated, raise cutoff= or reduce "
                 "squeezing/displacement",
                 TruncationWarning,
-                stacklevel=4,
             )
         elif lost > self.trace_warning:
             log.info("torch.fock: %.3g probability lost past cutoff %d", lost, self.cutoff)
