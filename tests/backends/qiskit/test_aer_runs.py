@@ -1,9 +1,9 @@
 """One qphys job on Aer is split into Aer runs of bounded size; results keep their order."""
 
 import torch
+from qphys_qiskit import aer
 
 import qphys
-from qphys_qiskit import aer
 
 
 def _circuit(theta):
