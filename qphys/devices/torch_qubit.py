@@ -9,7 +9,7 @@ import torch
 
 from qphys.circuit import Circuit
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.errors import DeviceOptionError, ResourceError
+from qphys.errors import DeviceOptionError, ResourceError, UnsupportedOperationError
 from qphys.ops import registered_names
 from qphys.sim.statevector import measure as M
 from qphys.sim.statevector.adjoint import adjoint_vjp
@@ -112,6 +112,14 @@ class TorchQubitDevice(Device):
 
     def preprocess(self, circuits, config):
         circuits = super().preprocess(circuits, config)
+        if config.shots is not None:
+            for c in circuits:
+                for m in c.measurements:
+                    if m.kind == "var" and len(m.obs.terms()) != 1:
+                        raise UnsupportedOperationError(
+                            f"var of a sum of {len(m.obs.terms())} terms cannot be estimated from one "
+                            "measurement setting; use shots=None or measure each term's var"
+                        )
         limit = self.max_memory or available_memory(self.torch_device)
         for c in circuits:
             need = self.memory_estimate(c)
@@ -174,14 +182,7 @@ class TorchQubitDevice(Device):
 
     def _sampled_expval(self, psi, m, n, shots, gen):
         terms = m.obs.terms()
-        if m.kind == "var":
-            if len(terms) != 1:
-                from qphys.errors import UnsupportedOperationError
-
-                raise UnsupportedOperationError(
-                    "var of a sum of terms cannot be estimated from one measurement setting; "
-                    "use shots=None or measure each term"
-                )
+        if m.kind == "var":  # a single term (preprocess rejects sums)
             s = M.term_samples(psi, terms[0][1], n, shots, gen) * terms[0][0]
             v = s.var(dim=1, unbiased=False)
         else:

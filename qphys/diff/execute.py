@@ -10,7 +10,7 @@ import torch
 from qphys.circuit import Circuit
 from qphys.devices.base import Device, Result, RunConfig
 from qphys.diff.shift import LINEAR_KINDS, has_recipes, shift_vjp
-from qphys.errors import ConfigError, DifferentiationError
+from qphys.errors import DifferentiationError
 
 METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff")
 _ALIASES = {"parameter_shift": "parameter-shift", "finite_diff": "finite-diff", "ps": "parameter-shift", "fd": "finite-diff"}
@@ -156,10 +156,7 @@ def execute(
     if seed is not _UNSET:
         changes["seed"] = seed
     if changes:
-        try:
-            cfg = replace(cfg, **changes)
-        except ConfigError:
-            raise
+        cfg = replace(cfg, **changes)  # RunConfig validates (ConfigError for shots <= 0, ...)
     circuits = dev.preprocess(circuits, cfg)
     method = resolve_method(diff_method, dev, circuits, cfg)
     trainable = [c.trainable_params() for c in circuits]
