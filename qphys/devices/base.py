@@ -26,7 +26,8 @@ class RunConfig:
     Attributes:
         shots: ``None`` for exact results, else a positive number of samples per circuit.
         seed: seed of the sampling generator; the same seed reproduces the same samples.
-        executor: optional executor (see :mod:`qphys.parallel`) for devices that fan out work.
+        executor: an executor for devices that fan work out (DESIGN.md §7); passed through
+            untouched — none of the built-in devices uses one yet.
         progress: show progress bars on long work.
         fd_step: step of central finite differences.
 
