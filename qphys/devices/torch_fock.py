@@ -7,6 +7,7 @@ import logging
 
 import torch
 
+from qphys._random import seeded_generator
 from qphys._warn import warn
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
 from qphys.devices.torch_qubit import available_memory, fmt_bytes, parse_dtype, parse_torch_device
@@ -127,10 +128,7 @@ class TorchFockDevice(Device):
         return circuits
 
     def execute(self, circuits, config: RunConfig):
-        gen = None
-        if config.shots is not None:
-            gen = torch.Generator()
-            gen.manual_seed(config.seed if config.seed is not None else int(torch.seed() % (2**62)))
+        gen = seeded_generator(config.seed) if config.shots is not None else None
         return [self._run_one(c, config, gen) for c in circuits]
 
     def _run_one(self, circuit, config, gen) -> Result:

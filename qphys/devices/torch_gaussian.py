@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import torch
 
+from qphys._random import seeded_generator
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
 from qphys.devices.torch_fock import check_shots_observables
 from qphys.devices.torch_qubit import parse_torch_device
 from qphys.errors import DeviceOptionError, UnsupportedOperationError
-from qphys.ops.cv import GAUSSIAN_GATES, NON_GAUSSIAN_GATES
+from qphys.ops.cv import GAUSSIAN_GATES, non_gaussian_gates
 from qphys.sim import gaussian as GS
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -58,7 +59,7 @@ class TorchGaussianDevice(Device):
 
     def preprocess(self, circuits, config):
         for c in circuits:
-            bad = sorted({op.name for op in getattr(c, "operations", []) if op.name in NON_GAUSSIAN_GATES})
+            bad = non_gaussian_gates(c)
             if bad:
                 raise UnsupportedOperationError(
                     f"device 'torch.gaussian' simulates Gaussian circuits only; the circuit has "
@@ -69,10 +70,7 @@ class TorchGaussianDevice(Device):
         return circuits
 
     def execute(self, circuits, config: RunConfig):
-        gen = None
-        if config.shots is not None:
-            gen = torch.Generator()
-            gen.manual_seed(config.seed if config.seed is not None else int(torch.seed() % (2**62)))
+        gen = seeded_generator(config.seed) if config.shots is not None else None
         return [self._run_one(c, config, gen) for c in circuits]
 
     def _run_one(self, circuit, config, gen) -> Result:

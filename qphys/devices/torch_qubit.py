@@ -7,6 +7,7 @@ import weakref
 
 import torch
 
+from qphys._random import seeded_generator
 from qphys.circuit import Circuit
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
 from qphys.errors import DeviceOptionError, ResourceError, UnsupportedOperationError
@@ -132,13 +133,8 @@ class TorchQubitDevice(Device):
                 )
         return circuits
 
-    def _generator(self, config: RunConfig):
-        gen = torch.Generator()
-        gen.manual_seed(config.seed if config.seed is not None else int(torch.seed() % (2**62)))
-        return gen
-
     def execute(self, circuits, config):
-        gen = self._generator(config) if config.shots is not None else None
+        gen = seeded_generator(config.seed) if config.shots is not None else None
         return [self._run_one(c, config, gen) for c in circuits]
 
     def _run_one(self, circuit: Circuit, config: RunConfig, gen) -> Result:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from qphys._random import seeded_generator
 from qphys.circuit import Circuit
 from qphys.devices.base import Device
 from qphys.diff import execute
@@ -102,8 +103,7 @@ class BornMachine(torch.nn.Module):
             raise ConfigError(f"{type(ansatz).__name__} does not support fuse=True")
         self.fuse = bool(fuse)
         if weights is None:
-            gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % (2**62)))
-            weights = torch.rand(self.num_params, generator=gen, dtype=torch.float64) * 2 * math.pi
+            weights = torch.rand(self.num_params, generator=seeded_generator(seed), dtype=torch.float64) * 2 * math.pi
         w = torch.as_tensor(weights, dtype=torch.float64).detach().clone()
         if w.shape != (self.num_params,):
             raise ParameterError(f"weights must have shape ({self.num_params},), got {tuple(w.shape)}")
@@ -253,14 +253,7 @@ class BornMachine(torch.nn.Module):
         return hist
 
     def _fit_torch(self, fn, t, optimizer, steps, lr, record):
-        if optimizer == "adam":
-            opt = torch.optim.Adam([self.weights], lr=lr)
-        elif optimizer == "sgd":
-            opt = torch.optim.SGD([self.weights], lr=lr)
-        elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-            opt = optimizer([self.weights], lr=lr)
-        else:
-            raise ConfigError(f"optimizer must be 'lbfgs', 'adam', 'sgd' or a torch optimizer class, got {optimizer!r}")
+        opt = _torch_optimizer(optimizer, [self.weights], lr, "'lbfgs', 'adam', 'sgd'")
         for _ in range(steps):
             opt.zero_grad()
             p = self.probs()
@@ -378,14 +371,7 @@ class BornMachine(torch.nn.Module):
             raise ConfigError(f"steps must be a positive integer, got {steps!r}")
         if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
             raise ConfigError(f"shots must be a positive integer, got {shots!r}")
-        if optimizer == "adam":
-            opt = torch.optim.Adam([self.weights], lr=lr)
-        elif optimizer == "sgd":
-            opt = torch.optim.SGD([self.weights], lr=lr)
-        elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-            opt = optimizer([self.weights], lr=lr)
-        else:
-            raise ConfigError(f"optimizer must be 'adam', 'sgd' or a torch optimizer class, got {optimizer!r}")
+        opt = _torch_optimizer(optimizer, [self.weights], lr, "'adam', 'sgd'")
         K = mmd_kernel(self.n_qubits, sigmas, normalize=normalize)
         hist = TrainingHistory()
         rng = range(steps)
@@ -413,3 +399,14 @@ class TrainingHistory:
     kl: list = field(default_factory=list)
     message: str = ""
     evaluations: int = 0
+
+
+def _torch_optimizer(optimizer, params, lr, allowed: str):
+    """``"adam"``, ``"sgd"`` or a ``torch.optim.Optimizer`` class -> an optimizer over ``params``."""
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer(params, lr=lr)
+    raise ConfigError(f"optimizer must be {allowed} or a torch optimizer class, got {optimizer!r}")

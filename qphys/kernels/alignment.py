@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import torch
 
+from qphys._random import seeded_generator
 from qphys.errors import ConfigError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def train_alignment(
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 2):
         raise ConfigError(f"batch_size must be an integer >= 2 or None, got {batch_size!r}")
     opt = optimizer or torch.optim.Adam(params, lr=lr)
-    gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % (2**62)))
+    gen = seeded_generator(seed)
     history = []
     rng = range(steps)
     if progress:

@@ -106,6 +106,11 @@ GAUSSIAN_GATES = tuple(n for n, s in _SPECS.items() if s[2]) + ("interferometer"
 NON_GAUSSIAN_GATES = tuple(n for n, s in _SPECS.items() if not s[2])
 
 
+def non_gaussian_gates(circuit) -> list[str]:
+    """Sorted names of the non-Gaussian gates ``circuit`` uses (for Gaussian-only devices)."""
+    return sorted({op.name for op in getattr(circuit, "operations", ()) if op.name in NON_GAUSSIAN_GATES})
+
+
 # ---- Clements decomposition -------------------------------------------------------------------
 def check_unitary(U, *, what: str = "interferometer") -> np.ndarray:
     """``U`` as a complex128 numpy array, validated square and unitary.
@@ -314,5 +319,5 @@ class CVBuilder:
 
 __all__ = [
     "CVBuilder", "clements", "interferometer_matrix", "check_unitary", "CV_GATES", "GAUSSIAN_GATES",
-    "NON_GAUSSIAN_GATES", "gaussian_shift_condition",
+    "NON_GAUSSIAN_GATES", "non_gaussian_gates", "gaussian_shift_condition",
 ]

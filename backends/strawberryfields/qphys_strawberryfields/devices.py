@@ -13,7 +13,7 @@ import torch
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
 from qphys.devices.torch_fock import check_shots_observables, parse_cutoff
 from qphys.errors import UnsupportedOperationError
-from qphys.ops.cv import GAUSSIAN_GATES, NON_GAUSSIAN_GATES
+from qphys.ops.cv import GAUSSIAN_GATES, NON_GAUSSIAN_GATES, non_gaussian_gates
 from qphys_strawberryfields.convert import sf, to_program
 
 
@@ -31,7 +31,7 @@ class _SFDevice(Device):
     def preprocess(self, circuits, config):
         if NON_GAUSSIAN_GATES[0] not in self.capabilities.operations:
             for c in circuits:
-                bad = sorted({op.name for op in getattr(c, "operations", []) if op.name in NON_GAUSSIAN_GATES})
+                bad = non_gaussian_gates(c)
                 if bad:
                     raise UnsupportedOperationError(
                         f"device {self.name!r} (Strawberry Fields {self.backend} backend) runs Gaussian "
