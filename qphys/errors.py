@@ -68,6 +68,10 @@ class TransientJobError(JobError):
     """A remote job failed in a way that may succeed if retried (network, queue limits)."""
 
 
+class MissingDependencyError(QphysError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra."""
+
+
 __all__ = [
     "QphysError",
     "WireError",
@@ -84,4 +88,5 @@ __all__ = [
     "CredentialsError",
     "JobError",
     "TransientJobError",
+    "MissingDependencyError",
 ]
