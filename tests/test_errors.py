@@ -177,8 +177,17 @@ def test_too_many_qubits_for_memory(no_simulation):
         qphys.execute(c, dev)
     # a qubit count no machine holds, on the default memory limit
     big = qphys.Circuit(wires=64).h(63).expval(Z(0))
-    with pytest.raises(ResourceError, match=r"simulating 64 qubits .* bytes\) but only .* is available; use fewer qubits"):
+    with pytest.raises(ResourceError, match=r"simulating 64 qubits .* bytes\) but only .* is available; use fewer qubits"
+                       r", dtype='complex64' \(half the memory\) or a matrix-product-state device"):
         qphys.execute(big, qphys.device("torch.qubit", dtype="complex128"))
+    # complex64 is already in use: the message must not suggest it (nor a batch that is not there)
+    with pytest.raises(ResourceError) as info:
+        qphys.execute(big, qphys.device("torch.qubit"))
+    assert "complex64" in str(info.value) and "dtype='complex64'" not in str(info.value)
+    assert "batch" not in str(info.value).split("available;")[1]
+    batched = qphys.Circuit(wires=40).ry(torch.zeros(3), 0).expval(Z(0))
+    with pytest.raises(ResourceError, match=r"use fewer qubits, a smaller batch or a matrix-product-state"):
+        qphys.execute(batched, qphys.device("torch.qubit"))
 
 
 def test_sample_needs_shots(no_simulation):

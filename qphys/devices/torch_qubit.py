@@ -81,12 +81,11 @@ class TorchQubitDevice(Device):
 
     def _memory_fix(self, circuit: Circuit, limit: int) -> str:
         """The fixes that would help ``circuit`` fit in ``limit`` bytes (only those that apply)."""
-        fixes = []
+        fixes = ["fewer qubits"]
         if (circuit.batch_size or 1) > 1:
             fixes.append("a smaller batch")
         if self.dtype == torch.complex128:
             fixes.append("dtype='complex64' (half the memory)")
-        fixes.append("fewer qubits")
         fixes.append("a matrix-product-state device such as aer.matrix_product_state")
         return "use " + ", ".join(fixes[:-1]) + " or " + fixes[-1]
 
