@@ -96,7 +96,13 @@ class Circuit(CVBuilder):
         for w in wires:
             if isinstance(w, bool) or not isinstance(w, (int, np.integer)):
                 raise WireError(f"{name}: {unit} must be an integer, got {w!r}")
-            if not 0 <= w < self.num_wires:
+            if w < 0:
+                raise WireError(
+                    f"{name}: {unit} {w} is negative; {unit}s are numbered 0..{self.num_wires - 1} "
+                    f"and negative indices do not count from the end (the last {unit} is "
+                    f"{self.num_wires - 1})"
+                )
+            if w >= self.num_wires:
                 raise WireError(
                     f"{name}: {unit} {w} is out of range for a circuit with {self.num_wires} "
                     f"{unit}s (valid: 0..{self.num_wires - 1}); build Circuit({unit}s="

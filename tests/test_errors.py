@@ -44,8 +44,11 @@ def no_simulation(monkeypatch):
 def test_wire_out_of_range():
     with pytest.raises(WireError, match=r"rx: wire 3 is out of range for a circuit with 2 wires \(valid: 0\.\.1\)"):
         qphys.Circuit(wires=2).rx(0.1, 3)
-    with pytest.raises(WireError, match=r"cx: wire -1 is out of range"):
+    with pytest.raises(WireError, match=r"cx: wire -1 is negative; wires are numbered 0\.\.1 .*the last wire is 1"):
         qphys.Circuit(wires=2).cx(0, -1)
+    with pytest.raises(WireError) as info:  # the fix must not be the impossible Circuit(wires=0)
+        qphys.Circuit(wires=2).h(-1)
+    assert "Circuit(wires=" not in str(info.value)
     with pytest.raises(WireError, match=r"build Circuit\(wires=5\)"):
         qphys.Circuit(wires=2).h(4)
 
