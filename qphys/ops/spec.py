@@ -47,7 +47,7 @@ def dagger_of_matrix(name: str) -> InverseRule:
 
     def rule(params):
         m = torch.as_tensor(params[0])
-        return name, (m.conj().transpose(-1, -2),)
+        return name, (m.conj().transpose(-1, -2).resolve_conj(),)
 
     return rule
 
@@ -121,7 +121,7 @@ class OpSpec:
         if self.matrix is not None:
             ps = [torch.as_tensor(p, dtype=torch.float64) for p in params]
             m = self.matrix(*ps, dtype=torch.complex128)
-            return "unitary", (m.conj().transpose(-1, -2),)
+            return "unitary", (m.conj().transpose(-1, -2).resolve_conj(),)
         raise UnsupportedOperationError(
             f"{self.name} has no inverse (it is not a unitary gate); build the circuit without it, "
             "or prepare the state another way"
