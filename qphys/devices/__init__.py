@@ -8,9 +8,9 @@ import sys
 import types
 
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.devices.registry import device, device_names, devices
+from qphys.devices.registry import DeviceFamily, device, device_names, devices
 
-__all__ = ["Device", "Capabilities", "RunConfig", "Result", "device", "devices", "device_names"]
+__all__ = ["Device", "Capabilities", "RunConfig", "Result", "DeviceFamily", "device", "devices", "device_names"]
 
 
 class _CallableModule(types.ModuleType):
