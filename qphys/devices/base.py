@@ -87,7 +87,8 @@ class Capabilities:
         max_wires: largest number of wires (``None``: limited by memory only).
         exact: can return exact (shots=None) results.
         shots: can sample.
-        native_diff: ``"backprop"`` and/or ``"adjoint"``.
+        native_diff: ``"backprop"`` (the device computes in torch) and/or ``"adjoint"`` (the
+            device overrides :meth:`Device.execute_and_vjp` for ``method="adjoint"``).
         batching: executes a batched circuit natively (else it is split).
     """
 

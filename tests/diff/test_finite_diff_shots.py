@@ -90,3 +90,13 @@ class _NoBackprop(qphys.Device):
 
     def execute(self, circuits, config):
         return self.inner.execute(circuits, config)
+
+
+def test_run_config_has_no_dead_fields():
+    """``progress`` was never read by any device: it is gone; ``executor`` says when it becomes real."""
+    with pytest.raises(TypeError, match="progress"):
+        RunConfig(progress=True)
+    from qphys.devices import base
+
+    doc = base.RunConfig.__doc__
+    assert "executor:" in doc and "#13" in doc and "no device reads it" in doc
