@@ -142,3 +142,19 @@ def test_execute_and_compute_vjp_runs_a_shard_in_another_process():
             torch.testing.assert_close(torch.stack(list(r.values)), torch.stack(vs))
         for gs, rs in zip(local_grads, grads):
             torch.testing.assert_close(torch.stack(gs), torch.stack(rs), atol=1e-10, rtol=0)
+
+
+def test_adjoint_error_names_only_the_condition_that_failed():
+    theta = torch.tensor(0.3, requires_grad=True)
+    c = qphys.Circuit(wires=1).rx(theta, 0).expval(Z(0))
+    cases = [
+        (qphys.device("torch.qubit", shots=100), c, r"it needs exact results, but shots=100"),
+        (NoNativeDevice(), c, r"device 'plain' has no adjoint method \(native_diff=\(\)\)"),
+        (qphys.device("torch.qubit"), qphys.Circuit(wires=1).unitary(torch.eye(2, dtype=torch.complex128)
+                                                                    .requires_grad_(True), 0).expval(Z(0)),
+         r"the matrix of 'unitary' \(operation 0\) is trainable"),
+    ]
+    for dev, circuit, reason in cases:
+        with pytest.raises(DifferentiationError, match=r"adjoint differentiation does not apply: " + reason) as info:
+            qphys.execute(circuit, dev, diff_method="adjoint")
+        assert str(info.value).count(":") <= 2, f"one reason only: {info.value}"
