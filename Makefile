@@ -30,6 +30,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check qphys backends tests examples benchmarks
+	$(BIN)/lint-imports --no-cache
 
 bench: setup
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"

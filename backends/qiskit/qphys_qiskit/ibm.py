@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from qphys import measurements
 from qphys.devices.base import Capabilities
 from qphys.errors import (
     CredentialsError,
@@ -38,6 +39,7 @@ from qphys.errors import (
     TransientJobError,
 )
 from qphys.jobs import JobNotFoundError, Transport
+from qphys.observables import Pauli
 from qphys_qiskit import sampling
 from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
 from qphys_qiskit.aer import _aligned
@@ -242,9 +244,9 @@ class IBMDevice(QiskitDevice):
                         obs.append(op.compose(op).simplify().apply_layout(isa.layout))
                 est = (isa, tuple(obs), index)
             if any(m.kind in ("probs", "sample", "counts") for m in c.measurements):
-                zset = sampling.Setting()
-                zset.add([sampling.Pauli("Z", w) for w in range(n)])
-                samp = self._isa(zset.rotate(template.qc))
+                zset = measurements.Setting()
+                zset.add([Pauli("Z", w) for w in range(n)])
+                samp = self._isa(sampling.rotate(zset, template.qc))
             template.data["ibm"] = (est, samp)
         est, samp = template.data["ibm"]
         pubs = []
@@ -269,7 +271,7 @@ class IBMDevice(QiskitDevice):
                 out.append(torch.as_tensor((evs[:, j + 1] - evs[:, j] ** 2).astype(np.float64)))
             else:
                 wires = tuple(range(n)) if m.wires is None else tuple(m.wires)
-                v = sampling.estimate((m.kind, 0, wires), [bits])
+                v = measurements.estimate((m.kind, 0, wires), [bits])
                 out.append(v if isinstance(v, list) else torch.as_tensor(v))
         return out
 
