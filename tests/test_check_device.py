@@ -28,7 +28,7 @@ class SignFlippedQubitDevice(TorchQubitDevice):
 def test_report_covers_the_same_checks_as_the_pytest_suite():
     report = check_device("torch.qubit")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--pyargs",
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:doctest", "--pyargs",
          "qphys.testing.conformance_qubit", "--qphys-device", "torch.qubit"],
         capture_output=True, text=True, timeout=300,
     )
