@@ -150,3 +150,22 @@ def test_max_memory_must_be_positive_bytes():
     for bad in (0, -1, 1.5, True, "1GB"):
         with pytest.raises(ConfigError, match="max_memory must be a positive number of bytes or None"):
             QuantumKernel(fm, max_memory=bad)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_budget_blocks_and_kept_states(data):
+    """On CUDA the default budget is half of the free GPU memory; blocks, symmetry and the kept
+    states give the CPU reference."""
+    X, Y = data
+    dev = qphys.device("torch.qubit", dtype="complex128", torch_device="cuda")
+    free, _ = torch.cuda.mem_get_info(dev.torch_device)
+    assert abs(QuantumKernel(fm, dev).memory_budget() - free // 2) <= 0.05 * free
+    k = QuantumKernel(fm, dev)
+    k.matrix(Y)
+    K = k.matrix(X, Y)
+    assert k.last_stats["reused_states"] == 5 and K.device.type == "cpu"
+    torch.testing.assert_close(K, reference(X, Y), atol=1e-10, rtol=0)
+    tiled = QuantumKernel(fm, dev, max_memory=16 * STATE)
+    with pytest.warns(UserWarning, match="up to 2 times"):
+        torch.testing.assert_close(tiled.matrix(X), reference(X), atol=1e-10, rtol=0)
