@@ -29,7 +29,7 @@ class TorchGaussianDevice(Device):
         >>> c = qphys.Circuit(modes=2).squeezing(0.5, 0.0, 0).beamsplitter(0.7, 0.0, 0, 1)
         >>> r = qphys.execute(c.expval(cv.N(0)), qphys.device("torch.gaussian"))
         >>> round(float(r.expvals[0]), 4)  # sinh(0.5)^2 cos(0.7)^2
-        0.1576
+        0.1588
     """
 
     name = "torch.gaussian"
