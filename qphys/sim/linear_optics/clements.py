@@ -105,7 +105,9 @@ def _mzi_np(a: float, b: float) -> np.ndarray:
 
 
 def _wrap(x: float) -> float:
-    return float(x % (2 * math.pi))
+    """``x`` in ``[0, 2 pi)`` (``%`` alone returns ``2 pi`` for tiny negative ``x``)."""
+    r = float(x % (2 * math.pi))
+    return 0.0 if r >= 2 * math.pi else r
 
 
 def clements_decomposition(U) -> ClementsMesh:
