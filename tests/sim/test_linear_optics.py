@@ -348,8 +348,10 @@ def test_memory_estimate_scales_and_raises():
 
 
 _MEASURE = r"""
-import json, torch
+import ctypes, json, torch
 from qphys.sim import linear_optics as lo
+
+libc = ctypes.CDLL("libc.so.6")
 
 
 def status(key):
@@ -358,40 +360,44 @@ def status(key):
             return int(line.split()[1]) * 1024
 
 
-m, n, B = 12, 5, 1024
 torch.set_num_threads(1)
-s = (1,) * n + (0,) * (m - n)
-U = torch.linalg.qr(torch.randn(B, m, m, dtype=torch.complex64))[0]
-lo.probabilities(U[:1], s)  # build and cache the index tables
-tables = sum(t.target.numel() * 8 for t in lo.slos.slos_tables(m, n))
-out = {}
-for grad in (False, True):
-    V = U.clone().requires_grad_(grad)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset the peak resident set size (VmHWM) to the current one
-    before = status("VmRSS:")
-    if grad:
-        lo.probabilities(V, s).sum().backward()
-    else:
-        with torch.no_grad():
-            lo.probabilities(V, s)
-    out[str(grad)] = (status("VmHWM:") - before, lo.slos_memory(m, n, B, requires_grad=grad) - tables)
-    del V
+out = []
+for m, n, B, dtype in [(12, 5, 1024, torch.complex64), (8, 8, 512, torch.complex128), (30, 2, 4096, torch.complex64)]:
+    s = [0] * m
+    for i in range(n):
+        s[(i * m) // n] += 1
+    U = torch.linalg.qr(torch.randn(B, m, m, dtype=dtype))[0]
+    lo.probabilities(U[:1], s)  # build and cache the index tables
+    tables = sum(t.target.numel() * 8 for t in lo.slos.slos_tables(m, n))
+    for grad in (False, True):
+        V = U.clone().requires_grad_(grad)
+        libc.malloc_trim(0)  # give freed heap back, so that the next run's pages show in the RSS
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak resident set size (VmHWM) to the current one
+        before = status("VmRSS:")
+        if grad:
+            lo.probabilities(V, s).sum().backward()
+        else:
+            with torch.no_grad():
+                lo.probabilities(V, s)
+        estimate = lo.slos_memory(m, n, B, dtype=dtype, requires_grad=grad) - tables
+        out.append([m, n, B, str(dtype), grad, status("VmHWM:") - before, estimate])
+        del V
 print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak RSS from Linux's /proc")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the peak RSS from Linux's /proc and glibc")
 def test_memory_estimate_bounds_measured_peak():
     """The estimate against the peak resident memory of a fresh process (Linux's VmHWM, reset just
     before the run; tables excluded: they are built before); it must cover the peak and not
-    overshoot by 2x."""
+    overshoot by 2.5x."""
     env = dict(os.environ, MALLOC_ARENA_MAX="1", OMP_NUM_THREADS="1")
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE], capture_output=True, text=True, env=env, check=True
     )
-    for grad, (peak, estimate) in json.loads(out.stdout.strip().splitlines()[-1]).items():
-        assert 0.5 * estimate < peak < 1.05 * estimate, (grad, peak, estimate)
+    for *case, peak, estimate in json.loads(out.stdout.strip().splitlines()[-1]):
+        assert 0.4 * estimate < peak < estimate, (case, peak, estimate)
 
 
 # ---- input errors ----------------------------------------------------------------------------------------
@@ -477,4 +483,4 @@ def test_cuda_mesh_measurements_and_memory_estimate():
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - start
         tables = sum(t.target.numel() * 8 for t in lo.slos.slos_tables(m, n, dev))
-        assert peak <= lo.slos_memory(m, n, B, requires_grad=grad) - tables
+        assert peak <= lo.slos_memory(m, n, B, requires_grad=grad, device=dev) - tables

@@ -15,7 +15,13 @@ Examples:
     [0.5, 0.0, 0.5]
 """
 
-from qphys_perceval.convert import mzi_circuit, to_basic_state, to_perceval_circuit, to_processor, unitary_circuit
+from qphys_perceval.convert import (
+    mzi_circuit,
+    to_basic_state,
+    to_perceval_circuit,
+    to_processor,
+    unitary_circuit,
+)
 from qphys_perceval.reference import (
     STRONG_BACKENDS,
     perceval_amplitudes,

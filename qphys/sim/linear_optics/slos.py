@@ -14,13 +14,22 @@ multiply-adds, ``N_k = C(m + k - 1, k)`` (about ``n N_n`` in all), against ``O(n
 for permanents.
 
 In torch a layer is two kernels over the whole batch: one broadcast complex multiply
-``C[i, p, b] = U[b, i, j_k] phi_{k-1}[p, b]`` (every parent pattern ``p`` times every output mode
+``C[p, i, b] = phi_{k-1}[p, b] U[b, i, j_k]`` (every parent pattern ``p`` times every output mode
 ``i``) and one ``index_add`` of ``C`` into ``phi_k`` at the precomputed targets ``rank(p + e_i)``.
 The amplitudes live as ``(N, B)`` (batch last), so both kernels move whole contiguous rows. The
 integer tables depend only on ``(m, k)``; they are built once with numpy, cached, and moved to
 each torch device once (:func:`slos_tables`), so the loop over photons launches a fixed sequence
-of kernels with no host synchronisation. Autograd differentiates through the loop (backprop): the
-backward of ``index_add`` is a gather, of the multiply two reductions.
+of kernels with no host synchronisation (chunk boundaries are Python integers fixed by the
+sizes).
+
+The layer is a custom autograd function (:class:`SlosLayer`) whose backward is the adjoint step,
+``grad phi_{k-1}[p] = sum_i conj(U[i, j_k]) G[p + e_i]`` and ``grad U[i, j_k] = sum_p
+conj(phi_{k-1}[p]) G[p + e_i]``: one gather of the output gradient ``G`` and two multiply-reduce
+passes, written with differentiable torch ops (second derivatives work). Both directions run over
+the parents in row chunks of about :data:`CPU_CHUNK_BYTES` of contributions on CPU, so the
+``(rows, m, B)`` temporaries stay in cache instead of streaming ``m`` times the layer through
+memory (on CUDA a chunk is :data:`CUDA_CHUNK_BYTES`, i.e. usually the whole layer). Chunking also
+caps the temporaries' memory (see :mod:`qphys.sim.linear_optics.memory`).
 
 Convention: ``U[..., out, in]``, i.e. a photon entering mode ``j`` leaves in mode ``i`` with amplitude
 ``U[i, j]`` (Perceval's ``Circuit.compute_unitary()``); outputs are indexed as
@@ -39,6 +48,13 @@ import torch
 from qphys.errors import MatrixError
 from qphys.sim.linear_optics.fock_space import _patterns_np, num_patterns, rank, validate_photons
 
+#: CPU chunk of one layer's contributions ``(rows, m, B)``, in bytes: about L2-cache sized
+CPU_CHUNK_BYTES = 1 << 20
+#: CUDA chunk: large (kernel launches cost more than memory traffic there)
+CUDA_CHUNK_BYTES = 1 << 28
+#: fewest parent rows per chunk (bounds the Python loop for very large batches)
+MIN_CHUNK_ROWS = 16
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -46,8 +62,8 @@ class Layer:
 
     Attributes:
         size: ``N_k``, the number of ``k``-photon patterns.
-        target: ``(m * N_{k-1},)`` int64; entry ``i * N_{k-1} + p`` is the index of ``p + e_i``
-            among the ``k``-photon patterns.
+        target: ``(N_{k-1}, m)`` int64; ``target[p, i]`` is the index of ``p + e_i`` among the
+            ``k``-photon patterns (parent-major, so a chunk of parents is a contiguous slice).
     """
 
     size: int
@@ -56,9 +72,9 @@ class Layer:
 
 def _targets_np(m: int, k: int) -> np.ndarray:
     parents = _patterns_np(m, k - 1).astype(np.int64)
-    children = np.repeat(parents[None], m, axis=0)  # (m, N_{k-1}, m)
-    children[np.arange(m), :, np.arange(m)] += 1
-    return rank(children.reshape(-1, m), m, k)
+    children = np.repeat(parents[:, None, :], m, axis=1)  # (N_{k-1}, m, m): parent p plus e_i
+    children[:, np.arange(m), np.arange(m)] += 1
+    return rank(children.reshape(-1, m), m, k).reshape(len(parents), m)
 
 
 @lru_cache(maxsize=64)
@@ -78,8 +94,8 @@ def slos_tables(m: int, n: int, device: torch.device | str = "cpu") -> tuple[Lay
     on ``(m, n)`` only, not on which modes the photons enter.
 
     Examples:
-        >>> [(layer.size, layer.target.numel()) for layer in slos_tables(4, 3)]
-        [(10, 16), (20, 40)]
+        >>> [(layer.size, tuple(layer.target.shape)) for layer in slos_tables(4, 3)]
+        [(10, (4, 4)), (20, (10, 4))]
     """
     return _tables_on(int(m), int(n), str(torch.device(device)))
 
@@ -97,6 +113,84 @@ def _output_scale(m: int, n: int, norm: int, dtype: torch.dtype, device: str) ->
     if np.all(scale == 1.0):
         return None
     return torch.as_tensor(scale, dtype=dtype, device=device).unsqueeze(1)
+
+
+def chunk_rows(m: int, batch: int, dtype: torch.dtype, device: torch.device | str) -> int:
+    """Parent rows per chunk of a layer (see the module docstring).
+
+    Examples:
+        >>> chunk_rows(12, 64, torch.complex64, "cpu")
+        170
+    """
+    budget = CUDA_CHUNK_BYTES if torch.device(device).type == "cuda" else CPU_CHUNK_BYTES
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return max(MIN_CHUNK_ROWS, budget // (m * batch * itemsize))
+
+
+class SlosLayer(torch.autograd.Function):
+    """One SLOS layer: ``phi_k[target[p, i]] += phi_{k-1}[p] * col[i]`` over parents ``p`` and
+    modes ``i``, for ``(B,)`` batches on the last axis, in chunks of ``chunk`` parents.
+
+    ``apply(col (m, B), phi (N_{k-1}, B), target (N_{k-1}, m), size N_k, chunk) -> (N_k, B)``.
+    """
+
+    @staticmethod
+    def forward(ctx, col, phi, target, size, chunk):
+        b = phi.shape[1]
+        out = phi.new_zeros(size, b)
+        row = col.unsqueeze(0)  # (1, m, B)
+        cuda = phi.device.type == "cuda"
+        for start in range(0, phi.shape[0], chunk):
+            contrib = (phi[start : start + chunk].unsqueeze(1) * row).reshape(-1, b)  # (rows * m, B)
+            idx = target[start : start + chunk].reshape(-1)
+            if cuda:  # atomic adds (deterministic under torch.use_deterministic_algorithms)
+                out.index_add_(0, idx, contrib)
+            else:  # on CPU 2-4x faster than index_add_ for short rows (B ~ 64)
+                out.index_put_((idx,), contrib, accumulate=True)
+        ctx.save_for_backward(col, phi, target)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        col, phi, target = ctx.saved_tensors
+        m, b = col.shape
+        need_col, need_phi = ctx.needs_input_grad[:2]
+        row = col.conj().unsqueeze(0)
+        grad_col = None
+        pieces = []
+        for start in range(0, phi.shape[0], ctx.chunk):
+            g = grad.index_select(0, target[start : start + ctx.chunk].reshape(-1)).view(-1, m, b)
+            if need_phi:
+                pieces.append((g * row).sum(1))
+            if need_col:
+                part = (g * phi[start : start + ctx.chunk].conj().unsqueeze(1)).sum(0)
+                grad_col = part if grad_col is None else grad_col + part
+        grad_phi = (pieces[0] if len(pieces) == 1 else torch.cat(pieces)) if need_phi else None
+        return grad_col, grad_phi, None, None, None
+
+
+class SquaredModulus(torch.autograd.Function):
+    """``p[b, t] = |phi[t, b]|^2 * weight[t]``: probabilities ``(B, N)`` from batch-last
+    unnormalised amplitudes ``(N, B)`` and real weights ``(N, 1)`` (``sqrt(t!/s!)`` squared), in three
+    contiguous passes each way (autograd over ``.real``/``.imag`` takes about ten)."""
+
+    @staticmethod
+    def forward(ctx, phi, weight):
+        re, im = phi.real, phi.imag
+        p = torch.addcmul(re * re, im, im)
+        p.mul_(weight)
+        ctx.save_for_backward(phi, weight)
+        return p.t().contiguous()
+
+    @staticmethod
+    def backward(ctx, grad):
+        phi, weight = ctx.saved_tensors
+        # d|z|^2 = 2 Re(conj(z) dz): torch's gradient convention gives 2 z g for a real g
+        g = grad.t().contiguous()  # one transposing copy, then contiguous elementwise passes
+        g.mul_(2 * weight)
+        # real x real on the (N, B, 2) view: multiplying complex by real would first copy g to complex
+        return torch.view_as_complex(torch.view_as_real(phi) * g.unsqueeze(-1)), None
 
 
 def check_unitary_batch(U: torch.Tensor) -> torch.Tensor:
@@ -147,19 +241,24 @@ def amplitudes(U: torch.Tensor, photons) -> torch.Tensor:
 
 def _amplitudes_nb(u: torch.Tensor, photons) -> torch.Tensor:
     """SLOS on a ``(B, m, m)`` batch; amplitudes as ``(N, B)`` (batch last)."""
+    phi, scale = _unnormalised(u, photons)
+    return phi if scale is None else phi * scale
+
+
+def _unnormalised(u: torch.Tensor, photons) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(phi_n (N, B), sqrt(t!/s!) (N, 1) or None)``: SLOS without the output normalisation."""
     b, m = u.shape[0], u.shape[-1]
     s = validate_photons(photons, m)
     n = sum(s)
     if n == 0:
-        return torch.ones(1, b, dtype=u.dtype, device=u.device)
+        return torch.ones(1, b, dtype=u.dtype, device=u.device), None
     inputs = [j for j, c in enumerate(s) for _ in range(c)]
     cols = u[:, :, inputs].permute(2, 1, 0).contiguous()  # (n, m, B): photon l's column U[:, :, j_l], batch last
     phi = cols[0]  # layer 1
+    chunk = chunk_rows(m, b, u.dtype, u.device)
     for layer, col in zip(slos_tables(m, n, u.device), cols[1:]):
-        contributions = (col.unsqueeze(1) * phi.unsqueeze(0)).reshape(-1, b)  # (m * N_{k-1}, B)
-        phi = phi.new_zeros(layer.size, b).index_add(0, layer.target, contributions)
-    scale = _output_scale(m, n, math.prod(math.factorial(c) for c in s), u.real.dtype, str(u.device))
-    return phi if scale is None else phi * scale
+        phi = SlosLayer.apply(col, phi, layer.target, layer.size, chunk)
+    return phi, _output_scale(m, n, math.prod(math.factorial(c) for c in s), u.real.dtype, str(u.device))
 
 
 def probabilities(U: torch.Tensor, photons) -> torch.Tensor:
@@ -173,8 +272,10 @@ def probabilities(U: torch.Tensor, photons) -> torch.Tensor:
         (7, 1.0)
     """
     batched = torch.is_tensor(U) and U.ndim == 3
-    a = _amplitudes_nb(check_unitary_batch(U), photons)
-    p = (a.real.square() + a.imag.square()).transpose(0, 1).contiguous()
+    u = check_unitary_batch(U)
+    phi, scale = _unnormalised(u, photons)
+    weight = scale.square() if scale is not None else torch.ones(1, 1, dtype=u.real.dtype, device=u.device)
+    p = SquaredModulus.apply(phi, weight)
     return p if batched else p[0]
 
 
@@ -188,4 +289,7 @@ def output_size(m: int, photons) -> int:
     return num_patterns(m, sum(validate_photons(photons, m)))
 
 
-__all__ = ["amplitudes", "probabilities", "output_size", "slos_tables", "check_unitary_batch", "Layer"]
+__all__ = [
+    "amplitudes", "probabilities", "output_size", "slos_tables", "check_unitary_batch", "chunk_rows", "Layer",
+    "SlosLayer", "SquaredModulus",
+]
