@@ -45,7 +45,7 @@ from qphys.sim.linear_optics.components import (
     ps_matrix,
     unitary,
 )
-from qphys.sim.linear_optics.fock_space import num_patterns, patterns, validate_photons
+from qphys.sim.linear_optics.fock_space import clear_caches, num_patterns, patterns, validate_photons
 from qphys.sim.linear_optics.measure import (
     condition,
     counts,
@@ -68,5 +68,5 @@ __all__ = [
     "BS_CONVENTIONS", "ClementsMesh", "clements_decomposition", "mesh_unitary", "mesh_modes", "num_mzis",
     "sample", "counts", "index_to_patterns", "threshold_patterns", "threshold_probabilities", "photon_numbers",
     "photon_numbers_exact", "herald", "herald_rest", "condition", "pattern_index", "slos_memory",
-    "check_slos_memory",
+    "check_slos_memory", "clear_caches",
 ]

@@ -34,19 +34,29 @@ def num_patterns(m: int, n: int) -> int:
     return math.comb(m + n - 1, n)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=16)
 def _patterns_np(m: int, n: int) -> np.ndarray:
-    """``(C(m+n-1, n), m)`` uint8 array of the patterns in descending lexicographic order."""
-    if m == 1:
-        return np.array([[n]], dtype=np.uint8)
-    blocks = []
-    for first in range(n, -1, -1):
-        rest = _patterns_np(m - 1, n - first)
-        block = np.empty((len(rest), m), dtype=np.uint8)
-        block[:, 0] = first
-        block[:, 1:] = rest
-        blocks.append(block)
-    out = np.concatenate(blocks)
+    """``(C(m+n-1, n), m)`` uint8 array of the patterns in descending lexicographic order.
+
+    Built mode by mode from the last one (``P(j+1, k) = [v, P(j, k - v)]`` for ``v = k .. 0``),
+    keeping only the previous mode count's tables: about three times the result's bytes at the
+    peak. Only the 16 most recent tables are cached (:func:`clear_caches` frees them).
+    """
+    level = [np.full((1, 1), k, dtype=np.uint8) for k in range(n + 1)]  # the last mode alone
+    for j in range(2, m + 1):
+        wanted = range(n + 1) if j < m else (n,)
+        new = {}
+        for k in wanted:
+            blocks = []
+            for first in range(k, -1, -1):
+                rest = level[k - first]
+                block = np.empty((len(rest), j), dtype=np.uint8)
+                block[:, 0] = first
+                block[:, 1:] = rest
+                blocks.append(block)
+            new[k] = np.concatenate(blocks)
+        level = [new.get(k) for k in range(n + 1)]
+    out = level[n]
     out.flags.writeable = False
     return out
 
@@ -133,4 +143,17 @@ def validate_photons(photons: Sequence[int], m: int | None = None) -> tuple[int,
     return values
 
 
-__all__ = ["num_patterns", "patterns", "rank", "validate_photons", "MAX_PHOTONS"]
+def clear_caches() -> None:
+    """Free every cached pattern, index and weight table of :mod:`qphys.sim.linear_optics`
+    (they are rebuilt on demand; large ``(m, n)`` tables take memory comparable to the states).
+
+    Examples:
+        >>> clear_caches()
+    """
+    from qphys.sim.linear_optics import measure, slos
+
+    for fn in (_patterns_np, _binomials, *slos._CACHES, *measure._CACHES):
+        fn.cache_clear()
+
+
+__all__ = ["num_patterns", "patterns", "rank", "validate_photons", "clear_caches", "MAX_PHOTONS"]

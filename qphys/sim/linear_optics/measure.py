@@ -240,6 +240,9 @@ def condition(probs: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, to
     return kept / success.clamp_min(torch.finfo(probs.dtype).tiny).unsqueeze(-1), success
 
 
+_CACHES = (_patterns_on, _threshold_np, _threshold_group, _herald_np)
+
+
 def pattern_index(pattern) -> int:
     """Index of one output pattern (photons per mode) in the probability vector.
 

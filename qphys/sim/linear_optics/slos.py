@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from qphys.errors import MatrixError
-from qphys.sim.linear_optics.fock_space import _patterns_np, num_patterns, rank, validate_photons
+from qphys.sim.linear_optics.fock_space import _binomials, _patterns_np, num_patterns, validate_photons
 
 #: CPU chunk of one layer's contributions ``(rows, m, B)``, in bytes: about L2-cache sized
 CPU_CHUNK_BYTES = 1 << 20
@@ -56,33 +56,58 @@ CUDA_CHUNK_BYTES = 1 << 28
 MIN_CHUNK_ROWS = 16
 
 
+#: parents per block while building an index table (bounds the numpy workspace)
+TABLE_BLOCK_ROWS = 1 << 16
+
+
 @dataclass(frozen=True)
 class Layer:
     """Index table of SLOS layer ``k``: ``N_{k-1}`` parents, ``N_k`` children.
 
     Attributes:
         size: ``N_k``, the number of ``k``-photon patterns.
-        target: ``(N_{k-1}, m)`` int64; ``target[p, i]`` is the index of ``p + e_i`` among the
-            ``k``-photon patterns (parent-major, so a chunk of parents is a contiguous slice).
+        target: ``(N_{k-1}, m)`` int32 (int64 past 2**31 patterns); ``target[p, i]`` is the index
+            of ``p + e_i`` among the ``k``-photon patterns (parent-major, so a chunk of parents is
+            a contiguous slice).
     """
 
     size: int
     target: torch.Tensor
 
 
+def index_dtype(size: int) -> np.dtype:
+    """int32 for tables indexing fewer than 2**31 patterns, else int64."""
+    return np.dtype(np.int32) if size < 2**31 else np.dtype(np.int64)
+
+
 def _targets_np(m: int, k: int) -> np.ndarray:
-    parents = _patterns_np(m, k - 1).astype(np.int64)
-    children = np.repeat(parents[:, None, :], m, axis=1)  # (N_{k-1}, m, m): parent p plus e_i
-    children[:, np.arange(m), np.arange(m)] += 1
-    return rank(children.reshape(-1, m), m, k).reshape(len(parents), m)
+    """``rank(p + e_j)`` for every ``(k-1)``-photon parent ``p`` and mode ``j``, without building
+    the children: with ``g_i`` the parent's gaps (photons left after mode ``i``), the child's rank
+    is ``sum_{i<j} C(m - i - 1 + g_i, g_i) + sum_{i>=j} C(m - i - 2 + g_i, g_i - 1)`` (see
+    :func:`~qphys.sim.linear_optics.fock_space.rank`: adding a photon on ``j`` widens the gaps
+    before ``j`` by one). Built in blocks of :data:`TABLE_BLOCK_ROWS` parents."""
+    parents = _patterns_np(m, k - 1)
+    size = len(parents)
+    out = np.empty((size, m), dtype=index_dtype(num_patterns(m, k)))
+    binom = _binomials(m + k + 1)
+    modes = np.arange(m)
+    for start in range(0, size, TABLE_BLOCK_ROWS):
+        t = parents[start : start + TABLE_BLOCK_ROWS].astype(np.int64)
+        gap = (k - 1) - np.cumsum(t, axis=1)  # photons after mode i
+        widened = binom[np.maximum(m - modes - 1 + gap, 0), gap]  # C(m-i-1+g, g)
+        own = np.where(gap > 0, binom[np.maximum(m - modes - 2 + gap, 0), np.maximum(gap - 1, 0)], 0)
+        before = np.cumsum(widened, axis=1) - widened  # sum over i < j
+        after = np.cumsum(own[:, ::-1], axis=1)[:, ::-1]  # sum over i >= j
+        out[start : start + TABLE_BLOCK_ROWS] = before + after
+    return out
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _tables_cpu(m: int, n: int) -> tuple[Layer, ...]:
     return tuple(Layer(num_patterns(m, k), torch.from_numpy(_targets_np(m, k))) for k in range(2, n + 1))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _tables_on(m: int, n: int, device: str) -> tuple[Layer, ...]:
     return tuple(Layer(lay.size, lay.target.to(device)) for lay in _tables_cpu(m, n))
 
@@ -100,14 +125,18 @@ def slos_tables(m: int, n: int, device: torch.device | str = "cpu") -> tuple[Lay
     return _tables_on(int(m), int(n), str(torch.device(device)))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _output_scale_np(m: int, n: int) -> np.ndarray:
-    """``sqrt(t!)`` for every ``n``-photon pattern ``t``."""
-    fact = np.array([math.factorial(v) for v in range(n + 1)], dtype=np.float64)
-    return np.sqrt(fact[_patterns_np(m, n)].prod(axis=1))
+    """``sqrt(t!)`` for every ``n``-photon pattern ``t`` (column by column: no (N, m) floats)."""
+    fact = np.sqrt(np.array([math.factorial(v) for v in range(n + 1)], dtype=np.float64))
+    pats = _patterns_np(m, n)
+    out = np.ones(len(pats))
+    for i in range(m):
+        out *= fact[pats[:, i]]
+    return out
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _output_scale(m: int, n: int, norm: int, dtype: torch.dtype, device: str) -> torch.Tensor | None:
     scale = _output_scale_np(m, n) / math.sqrt(norm)
     if np.all(scale == 1.0):
@@ -191,6 +220,9 @@ class SquaredModulus(torch.autograd.Function):
         g.mul_(2 * weight)
         # real x real on the (N, B, 2) view: multiplying complex by real would first copy g to complex
         return torch.view_as_complex(torch.view_as_real(phi) * g.unsqueeze(-1)), None
+
+
+_CACHES = (_tables_cpu, _tables_on, _output_scale_np, _output_scale)
 
 
 def check_unitary_batch(U: torch.Tensor) -> torch.Tensor:
