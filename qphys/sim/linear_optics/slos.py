@@ -15,12 +15,15 @@ for permanents.
 
 In torch a layer is two kernels over the whole batch: one broadcast complex multiply
 ``C[p, i, b] = phi_{k-1}[p, b] U[b, i, j_k]`` (every parent pattern ``p`` times every output mode
-``i``) and one ``index_add`` of ``C`` into ``phi_k`` at the precomputed targets ``rank(p + e_i)``.
-The amplitudes live as ``(N, B)`` (batch last), so both kernels move whole contiguous rows. The
-integer tables depend only on ``(m, k)``; they are built once with numpy, cached, and moved to
-each torch device once (:func:`slos_tables`), so the loop over photons launches a fixed sequence
-of kernels with no host synchronisation (chunk boundaries are Python integers fixed by the
-sizes).
+``i``) and one accumulating scatter of ``C`` into ``phi_k`` at the precomputed targets
+``rank(p + e_i)`` (``index_put_(accumulate=True)`` on CPU, ``index_add_`` on CUDA). The amplitudes
+live as ``(N, B)`` (batch last), so both kernels move whole contiguous rows. The int32 index
+tables depend only on ``(m, k)``; they are computed arithmetically with numpy, cached, and moved
+to each torch device once (:func:`slos_tables`), so the loop over photons launches a fixed
+sequence of kernels with no host synchronisation (chunk boundaries are Python integers fixed by
+the sizes). On CUDA the scatter uses atomic adds: the at most ``min(k, m)`` terms of an output
+may be summed in any order (last-bit differences), unless ``torch.use_deterministic_algorithms``
+is on.
 
 The layer is a custom autograd function (:class:`SlosLayer`) whose backward is the adjoint step,
 ``grad phi_{k-1}[p] = sum_i conj(U[i, j_k]) G[p + e_i]`` and ``grad U[i, j_k] = sum_p
