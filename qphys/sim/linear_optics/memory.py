@@ -63,7 +63,7 @@ def slos_memory(
 
     Examples:
         >>> round(slos_memory(12, 6, 64) / 2**20, 1)  # MiB, forward in complex64
-        28.6
+        31.0
         >>> slos_memory(12, 6, 64, requires_grad=True) > slos_memory(12, 6, 64)
         True
     """
@@ -81,7 +81,7 @@ def slos_memory(
     if tables:
         index = sum(m * sizes[k - 1] for k in range(2, n + 1)) * index_dtype(last).itemsize
         patterns = (3 * last + sum(sizes[1:n])) * m + 2 * 8 * last
-        build = min(TABLE_BLOCK_ROWS, prev) * m * 8 * 6
+        build = min(TABLE_BLOCK_ROWS, prev) * m * 8 * 12  # about 12 int64 temporaries per block
         fixed = index + patterns + build
     if requires_grad:
         units = sum(sizes[1:]) + 3 * last + 2 * prev
@@ -104,7 +104,7 @@ def check_slos_memory(
         >>> check_slos_memory(24, 12, 64, limit=2**34)
         Traceback (most recent call last):
         ...
-        qphys.errors.ResourceError: SLOS for 12 photons in 24 modes (batch 64, complex64) needs about 1.6 TiB (1725724471752 bytes) but the limit is 16.0 GiB; use fewer photons or modes, a smaller batch (run it in chunks), complex64 instead of complex128, no gradients, or a sampling backend (Clifford & Clifford)
+        qphys.errors.ResourceError: SLOS for 12 photons in 24 modes (batch 64, complex64) needs about 1.6 TiB (1725799969224 bytes) but the limit is 16.0 GiB; use fewer photons or modes, a smaller batch (run it in chunks), complex64 instead of complex128, no gradients, or a sampling backend (Clifford & Clifford)
     """
     need = slos_memory(m, n, batch, dtype=dtype, requires_grad=requires_grad, device=device)
     if need > limit:
