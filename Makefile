@@ -32,8 +32,12 @@ lint: setup
 	$(BIN)/ruff check qphys backends tests examples benchmarks
 	$(BIN)/lint-imports --no-cache
 
+# MerLin 0.4.2 (a peer of benchmarks/linear_optics.py) pins torch<2.13 but runs on 2.13: installed
+# without deps (it needs perceval-quandela, numpy, scikit-learn: all installed by setup; pandas only
+# for its datasets, unused)
 bench: setup
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt merlinquantum
 	$(BIN)/qphys bench
 
 clean:
