@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, table, timeit, update_section  # noqa: E402
 
 from qphys.rl.codes import ToricCode  # noqa: E402
-from qphys.rl.decoders import MWPMDecoder, NeuralDecoder, RLDecoder, evaluate, weights_path  # noqa: E402
+from qphys.rl.decoding import MWPMDecoder, NeuralDecoder, RLDecoder, evaluate, weights_path  # noqa: E402
 
 POINTS = [("bitflip", 0.05), ("bitflip", 0.10), ("depolarizing", 0.10)]
 

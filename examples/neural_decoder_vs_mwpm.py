@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from qphys.rl.codes import ToricCode
-from qphys.rl.decoders import MWPMDecoder, NeuralDecoder, evaluate, threshold_plot, weights_path
+from qphys.rl.decoding import MWPMDecoder, NeuralDecoder, evaluate, threshold_plot, weights_path
 
 #: How the shipped weights were trained (one network per distance and noise model).
 #: ``hint='mwpm'``: the network also sees matching's answer and learns where it is wrong (d=5);

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from qphys.rl.codes import ToricCode
-from qphys.rl.decoders import MWPMDecoder, RLDecoder, evaluate, train_rl_decoder, weights_path
+from qphys.rl.decoding import MWPMDecoder, RLDecoder, evaluate, train_rl_decoder, weights_path
 
 #: How the shipped agents were trained (bit-flip noise, trained at p = 0.1 as Andreasson et al.), with
 #: a small potential-based shaping reward (0.1 per removed defect) on top of the +1/-1 terminal reward.

@@ -12,7 +12,7 @@ def run(ctx: DemoContext) -> dict:
     import torch
 
     from qphys.rl.codes import ToricCode, surface_code_memory_circuit
-    from qphys.rl.decoders import (
+    from qphys.rl.decoding import (
         MWPMDecoder,
         NeuralDecoder,
         RLDecoder,

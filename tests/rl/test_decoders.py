@@ -8,7 +8,7 @@ import torch
 
 from qphys.errors import ConfigError
 from qphys.rl.codes import ToricCode, surface_code_memory_circuit
-from qphys.rl.decoders import (
+from qphys.rl.decoding import (
     MWPMDecoder,
     NeuralDecoder,
     RLDecoder,
