@@ -9,7 +9,9 @@ environment is made):
 - ``qphys/SpinChainControl-v0`` — the same task on Bukov et al.'s L-spin chain,
   :class:`qphys.rl.control_env.SpinChainControlEnv`;
 - ``qphys/ToricCodeDecoding-v0`` — decoding the distance-d toric code,
-  :class:`qphys.rl.decoding_env.ToricCodeDecodingEnv`.
+  :class:`qphys.rl.decoding_env.ToricCodeDecodingEnv`;
+- ``qphys/ToricCodeDefectDecoding-v0`` — the same with Andreasson et al.'s defect-centred actions (a Pauli
+  next to a defect, with an action mask), :class:`qphys.rl.decoding_env.ToricCodeDefectEnv`.
 
 Agents (double/dueling deep Q-learning and PPO) come from :func:`qphys.rl.agents.make_agent`; decoders
 (matching, neural, RL) and their evaluation from :mod:`qphys.rl.decoding` (also importable from here,
@@ -62,6 +64,7 @@ ENV_IDS: dict[str, str] = {
     "qphys/QubitControl-v0": "qphys.rl.control_env:QubitControlEnv",
     "qphys/SpinChainControl-v0": "qphys.rl.control_env:SpinChainControlEnv",
     "qphys/ToricCodeDecoding-v0": "qphys.rl.decoding_env:ToricCodeDecodingEnv",
+    "qphys/ToricCodeDefectDecoding-v0": "qphys.rl.decoding_env:ToricCodeDefectEnv",
 }
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from qphys.errors import ConfigError
 from qphys.rl.codes import NOISE_MODELS, ToricCode, validate_rate
 from qphys.rl.decoding._common import check_syndromes, resolve_device
+from qphys.rl.decoding.equivariant import TorusEquivariantNet
 from qphys.rl.decoding.mwpm import MWPMDecoder
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,16 @@ class _TorchSampler:
         return img, label
 
 
+def _one_cycle(lr: float, frac: float) -> float:
+    """PyTorch's OneCycleLR shape (cosine, 10% warm-up, div 25, final div 1e4) at progress ``frac``."""
+    import math
+
+    start, end = lr / 25.0, lr / 25.0 / 1e4
+    if frac < 0.1:
+        return start + (lr - start) * (1 - math.cos(math.pi * frac / 0.1)) / 2
+    return end + (lr - end) * (1 + math.cos(math.pi * (frac - 0.1) / 0.9)) / 2
+
+
 class NeuralDecoder:
     """Convolutional neural decoder for the toric code (predicts the logical class from the syndrome).
 
@@ -151,6 +162,10 @@ class NeuralDecoder:
             a base decoder (Varsamopoulos et al., QST 3, 015004, 2017). It costs a matching call per
             syndrome at inference, and reaches matching quality with far fewer training samples.
         channels, blocks, hidden: network size (see :class:`ToricCNN`).
+        arch: ``'cnn'`` (:class:`ToricCNN`: convolutions, then a dense head at a fixed position) or
+            ``'equivariant'`` (:class:`~qphys.rl.decoding.equivariant.TorusEquivariantNet`: the dense head
+            evaluated from every cell's perspective, each cell's vote moved to a common logical frame and
+            averaged — exactly translation invariant; syndrome only, odd ``d``).
         device: ``'cpu'``, ``'cuda'`` or ``'auto'``.
 
     Examples:
@@ -172,10 +187,18 @@ class NeuralDecoder:
         channels: int = 32,
         blocks: int = 2,
         hidden: int = 256,
+        arch: str = "cnn",
         device: str | torch.device = "cpu",
     ):
         if not isinstance(code, ToricCode):
             code = ToricCode(code)
+        if arch not in ("cnn", "equivariant"):
+            raise ConfigError(f"arch must be 'cnn' or 'equivariant', got {arch!r}")
+        if arch == "equivariant" and hint is not None:
+            raise ConfigError("arch='equivariant' reads the syndrome only; use hint=None")
+        if arch == "equivariant" and code.d % 2 == 0:
+            raise ConfigError(f"arch='equivariant' needs an odd distance (a centre cell), got d={code.d}")
+        self.arch = arch
         if noise not in NOISE_MODELS:
             raise ConfigError(f"unknown noise model {noise!r}; choose one of {list(NOISE_MODELS)}")
         if hint not in (None, "mwpm"):
@@ -188,14 +211,17 @@ class NeuralDecoder:
         self.model = self._build()
         self.train_info: dict[str, Any] = {}
 
-    def _build(self) -> ToricCNN:
+    def _build(self) -> nn.Module:
+        if self.arch == "equivariant":
+            return TorusEquivariantNet(self.code.d, n_classes=self.n_classes, **self.config).to(self.device)
         n_hint = self.n_classes if self.hint else 0
         return ToricCNN(
             self.code.d, n_classes=self.n_classes, n_hint=n_hint, in_channels=6 if self.hint else 2, **self.config
         ).to(self.device)
 
     def __repr__(self) -> str:
-        return f"NeuralDecoder(d={self.code.d}, noise={self.noise!r}, hint={self.hint!r}, {self.config})"
+        return (f"NeuralDecoder(d={self.code.d}, noise={self.noise!r}, hint={self.hint!r}, arch={self.arch!r}, "
+                f"{self.config})")
 
     def to(self, device) -> NeuralDecoder:
         """Move the network to another device (``'cpu'``/``'cuda'``); returns self."""
@@ -237,11 +263,13 @@ class NeuralDecoder:
         Args:
             p: training error rate, or a range ``(p_low, p_high)``: each sample then draws its own rate
                 uniformly (one network for a range of noise strengths).
-            steps: optimizer steps (AdamW, one-cycle learning-rate schedule).
+            steps: optimizer steps (AdamW, one-cycle learning-rate schedule: 10% warm-up from ``lr / 25``,
+                then cosine annealing to ``lr / 2.5e5``).
             batch_size: syndromes per step.
             lr: peak learning rate.
             seed: seeds the network initialisation and the data sampler.
-            time_budget: stop early after this many seconds (the schedule still spans ``steps``).
+            time_budget: stop after this many seconds; the learning-rate schedule then runs on whichever of
+                steps or time is used up first, so a budget-limited run still anneals.
             progress: show a tqdm bar.
 
         Returns:
@@ -267,13 +295,17 @@ class NeuralDecoder:
             self.model = self._build()
         sampler = _TorchSampler(self.code, self.noise, self.device, seed)
         opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
         self.model.train()
         losses: list[float] = []
         t0 = time.perf_counter()
         done = 0
         bar = tqdm(range(steps), desc=f"NeuralDecoder d={self.code.d} {self.noise}", disable=not progress)
-        for _ in bar:
+        for step in bar:
+            frac = step / steps
+            if time_budget is not None:
+                frac = max(frac, (time.perf_counter() - t0) / time_budget)
+            for group in opt.param_groups:
+                group["lr"] = _one_cycle(lr, min(frac, 1.0))
             img, label = sampler(batch_size, lo, hi)
             if self._base is not None:
                 img, hint = self._inputs(img.view(batch_size, -1).to("cpu", torch.uint8).numpy())
@@ -283,7 +315,6 @@ class NeuralDecoder:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
             losses.append(loss.item())
             done += 1
             if done % 50 == 0:
@@ -346,6 +377,7 @@ class NeuralDecoder:
                 "d": self.code.d,
                 "noise": self.noise,
                 "hint": self.hint,
+                "arch": self.arch,
                 "config": self.config,
                 "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "train_info": info,
@@ -367,7 +399,8 @@ class NeuralDecoder:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(blob, dict) or blob.get("format") != "qphys.NeuralDecoder/1":
             raise ConfigError(f"{path} is not a qphys NeuralDecoder file (format 'qphys.NeuralDecoder/1')")
-        dec = cls(ToricCode(blob["d"]), noise=blob["noise"], hint=blob["hint"], device=device, **blob["config"])
+        dec = cls(ToricCode(blob["d"]), noise=blob["noise"], hint=blob["hint"], arch=blob.get("arch", "cnn"),
+                  device=device, **blob["config"])
         dec.model.load_state_dict(blob["state_dict"])
         dec.model.eval()
         dec.train_info = dict(blob.get("train_info", {}))
