@@ -283,8 +283,8 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
     The action set of :mod:`qphys.rl.decoding.defect_actions`: a Pauli on one of the four edges next to a
     defect (X next to plaquette defects under bit-flip noise; X, Y or Z next to plaquette or vertex defects
     under depolarizing noise). Global action ``a * d**2 + r * d + c`` is local action ``a`` at cell
-    ``(r, c)``; only actions next to a current defect are valid (``info["action_mask"]``,
-    :meth:`action_masks`). The agent's view is defect-centred: :meth:`perspectives` gives the syndrome
+    ``(r, c)``; the agent considers only actions next to a current defect (``info["action_mask"]``,
+    :meth:`action_masks`; a masked action is still applied if taken). The agent's view is defect-centred: :meth:`perspectives` gives the syndrome
     translated so each defect sits at the centre (the input of Andreasson et al.'s network; the
     :class:`~qphys.rl.decoding.deepq.PerspectiveQNetwork` computes all of them in one pass).
 
@@ -356,7 +356,11 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
 
         Raises:
             gymnasium.error.ResetNeeded: stepping before ``reset`` or after the episode ended.
-            gymnasium.error.InvalidAction: an action outside the space, or one with no defect at its cell.
+            gymnasium.error.InvalidAction: an action outside the action space.
+
+        A masked action (no defect at its cell) is still a legal Pauli and is applied — it creates
+        defects, so its reward is negative; the mask tells an agent which actions Andreasson et al.'s
+        agent considers, and keeps generic tools (random actions, vector envs, checkers) working.
         """
         if self._done:
             raise gym.error.ResetNeeded(
@@ -371,11 +375,6 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
                 f"action must be an integer in [0, {self.action_space.n}) (local action * d**2 + cell), got {action!r}"
             )
         a = int(action)
-        if not self.action_masks()[a]:
-            raise gym.error.InvalidAction(
-                f"action {a} ({self.actions.describe(a)}) has no defect at its cell; "
-                "choose among np.flatnonzero(info['action_mask'])"
-            )
         q, pauli = self.actions.global_qubit_pauli(a)
         before = int(self._syndrome.sum())
         op = np.zeros(self.n_qubits, dtype=np.uint8)

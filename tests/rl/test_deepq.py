@@ -88,9 +88,15 @@ def test_defect_env_registration_mask_and_errors():
     views = base.perspectives()
     assert len(views) == int(obs.sum())
     assert np.all(views[:, :, 1, 1].sum(axis=1) >= 1)  # every view has a defect at its centre
-    bad = int(np.flatnonzero(~info["action_mask"])[0])
-    with pytest.raises(gym.error.InvalidAction, match="has no defect at its cell"):
-        env.step(bad)
+    # a masked action is still a legal Pauli: far from every defect it creates two or four defects
+    env2 = ToricCodeDefectEnv(d=5, noise="bitflip", p=0.1)
+    e = np.zeros(50, dtype=np.uint8)
+    e[0] = 1  # X on h(0,0): plaquette defects (0,0) and (4,0)
+    _, info2 = env2.reset(options={"error": e})
+    far = 3 * 25 + 2 * 5 + 2  # X on the right edge of plaquette (2,2), no defect near it
+    assert not info2["action_mask"][far]
+    _, reward, terminated, _, info2 = env2.step(far)
+    assert reward == -2.0 and not terminated and info2["defects"] == 4
     with pytest.raises(gym.error.InvalidAction, match=r"integer in \[0, 216\)"):
         env.step(216)
     with pytest.raises(ConfigError, match="terminal_reward must be a finite real number"):

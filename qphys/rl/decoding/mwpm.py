@@ -100,6 +100,8 @@ def toric_detector_error_model(code: ToricCode, noise: str, p: float):
         >>> dem = toric_detector_error_model(ToricCode(3), "depolarizing", 0.1)
         >>> dem.num_detectors, dem.num_observables, dem.num_errors
         (18, 4, 54)
+        >>> toric_detector_error_model(ToricCode(3), "bitflip", 0.1).num_detectors   # vertices declared too
+        18
     """
     stim = require("stim", extra="rl")
     if noise not in ("bitflip", "depolarizing"):
@@ -116,7 +118,8 @@ def toric_detector_error_model(code: ToricCode, noise: str, p: float):
         else:
             lines += [f"error({p / 3!r}) {' '.join(x)}", f"error({p / 3!r}) {' '.join(z)}",
                       f"error({p / 3!r}) {' '.join(x)} ^ {' '.join(z)}"]
-    # every observable must exist even if no error touched it (it always is, on the torus)
+    # declare every detector and observable, also those no bit-flip error touches (vertices, z0, z1)
+    lines += [f"detector D{2 * h - 1}", "logical_observable L3"]
     return stim.DetectorErrorModel("\n".join(lines))
 
 
