@@ -208,3 +208,13 @@ def test_deepq_cuda_matches_cpu():
     code = dec.code
     s, _ = code.sample("bitflip", 0.1, shots=500, seed=0)
     np.testing.assert_array_equal(dec.predict(s), DeepQDecoder.load_shipped(3, "bitflip").predict(s))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_deepq_training_runs_on_cuda():
+    dec = train_deepq_decoder(3, "depolarizing", updates=50, n_envs=16, batch_size=32, learning_starts=32,
+                              channels=8, layers=1, hidden=8, device="cuda", progress=False)
+    assert dec.device.type == "cuda" and dec.train_info["updates"] == 50
+    s, _ = dec.code.sample("depolarizing", 0.1, shots=100, seed=0)
+    assert dec.predict(s).shape == (100, 4)

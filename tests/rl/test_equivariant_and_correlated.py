@@ -148,3 +148,14 @@ def test_every_acceptance_decoder_is_shipped_and_loads_by_name():
         np.testing.assert_array_equal(dec.predict(code.syndrome(errs)), code.logical_class(errs))
     with pytest.raises(ConfigError, match="no shipped decoder named 'deepq_d9_bitflip'"):
         load_decoder("deepq_d9_bitflip")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_equivariant_decoder_cuda_matches_cpu():
+    code = ToricCode(5)
+    dec = NeuralDecoder(code, noise="depolarizing", arch="equivariant", channels=8, blocks=1, hidden=8, device="cuda")
+    dec.fit(p=0.1, steps=20, batch_size=128, seed=0, progress=False)
+    s, _ = code.sample("depolarizing", 0.1, shots=500, seed=0)
+    gpu = dec.predict_proba(s)
+    np.testing.assert_allclose(dec.to("cpu").predict_proba(s), gpu, atol=1e-4)
