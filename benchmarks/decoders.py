@@ -116,7 +116,7 @@ def verdict_line(name, d, noise, p, r, rc) -> str:
     if rc is not None:
         extra = (f"; vs correlated matching {diff_cell(rc)} points: "
                  + ("better" if rc.ci_high < 0 else "not distinguishable" if rc.ci_low <= 0 else "worse"))
-    return f"- {name}, p={p}: {diff_cell(r)} points vs MWPM ({r}) — {v}{extra}"
+    return f"- {name}, p={p}: vs MWPM {r} — {v}{extra}"
 
 
 def throughput(shots: int) -> list:
