@@ -23,30 +23,46 @@ import torch
 
 from qphys.rl.decoding import DeepQDecoder, MWPMDecoder, paired_difference, train_deepq_decoder, weights_path
 
-#: How the shipped agents were trained (one per distance and noise; final rate p = 0.10 as in the papers,
-#: curriculum from p = 0.05). ``updates`` gradient steps of 128 replayed transitions, 64 episodes stepped
-#: per update; ``time_budget`` caps the wall time on the shared 2-core machine.
+#: How the shipped agents were trained (one per distance and noise; final rate p = 0.10 as in the papers).
+#: Stage 1: curriculum from p = 0.05, epsilon 1 -> 0.02; stage 2 (d >= 5) continues from stage 1's network
+#: at p = 0.10 with little exploration and a lower learning rate. ``updates`` gradient steps of 128 replayed
+#: transitions, 64 episodes stepped per update; ``time_budget`` (wall seconds) ends a stage on the shared
+#: 2-core machine, and the schedules then follow the budget (see ``train_deepq_decoder``).
 _COMMON = dict(p=0.10, p_start=0.05, n_envs=64, batch_size=128, learning_starts=2000, lr=5e-4, gamma=0.95,
                target_update=500, buffer_size=200_000, terminal_reward=10.0, channels=32, hidden=64)
+_FINE_TUNE = dict(_COMMON, p_start=0.10, eps_start=0.05, eps_end=0.01, lr=2.5e-4, learning_starts=5000,
+                  updates=40_000, time_budget=1800)
 TRAIN_CONFIGS = {
-    (3, "bitflip"): dict(_COMMON, updates=4_000, layers=3, time_budget=900),
-    (5, "bitflip"): dict(_COMMON, updates=40_000, layers=3, time_budget=3900),
-    (7, "bitflip"): dict(_COMMON, updates=40_000, layers=4, time_budget=4200),
-    (5, "depolarizing"): dict(_COMMON, updates=40_000, layers=3, time_budget=3900),
+    (3, "bitflip"): [dict(_COMMON, updates=4_000, layers=3, time_budget=900)],
+    (5, "bitflip"): [dict(_COMMON, updates=40_000, layers=3, time_budget=3900), _FINE_TUNE],
+    (7, "bitflip"): [dict(_COMMON, updates=40_000, layers=4, time_budget=4200), dict(_FINE_TUNE, time_budget=1500)],
+    (5, "depolarizing"): [dict(_COMMON, updates=40_000, layers=3, time_budget=3900), _FINE_TUNE],
 }
-QUICK_CONFIG = dict(_COMMON, updates=200, learning_starts=256, layers=2, channels=8, hidden=16)
+QUICK_CONFIG = [dict(_COMMON, updates=200, learning_starts=256, layers=2, channels=8, hidden=16)]
 POINTS = {"bitflip": (0.05, 0.08, 0.10), "depolarizing": (0.10,)}
 
 
-def train(d: int, noise: str, out_dir: Path, *, seed: int = 0, progress: bool = True, quick: bool = False) -> Path:
-    cfg = dict(QUICK_CONFIG if quick else TRAIN_CONFIGS[(d, noise)])
+def train(d: int, noise: str, out_dir: Path, *, seed: int = 0, progress: bool = True, quick: bool = False,
+          stages: list[int] | None = None) -> Path:
+    """Train the agent for ``(d, noise)`` stage by stage (``stages``: which ones, default all; a later stage
+    alone continues from the weights already in ``out_dir``)."""
+    configs = QUICK_CONFIG if quick else TRAIN_CONFIGS[(d, noise)]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / DeepQDecoder.shipped_name(d, noise)
-    dec = train_deepq_decoder(d, noise, seed=seed, progress=progress, checkpoint=None if quick else path, **cfg)
-    dec.save(path)
-    info = dec.train_info
-    print(f"trained deep-Q d={d} {noise}: {info['updates']} updates, {info['syndromes']:,} episodes, "
-          f"{info['env_steps']:,} transitions, {info['seconds']:.0f} s wall, {info['cpu_seconds']:.0f} s CPU -> {path}")
+    dec = None
+    for k, cfg in enumerate(configs):
+        if stages is not None and k not in stages:
+            continue
+        if k > 0 and dec is None:
+            dec = DeepQDecoder.load(path)
+        cfg = {key: val for key, val in cfg.items() if not (k > 0 and key in ("layers", "channels", "hidden"))}
+        dec = train_deepq_decoder(d, noise, seed=seed + k, progress=progress, init=dec,
+                                  checkpoint=None if quick else path, **cfg)
+        dec.save(path)
+        info = dec.train_info
+        print(f"trained deep-Q d={d} {noise} (stage {k + 1}): {info['updates']} updates, {info['syndromes']:,} "
+              f"episodes, {info['env_steps']:,} transitions, {info['seconds']:.0f} s wall, "
+              f"{info['cpu_seconds']:.0f} s CPU in total -> {path}")
     return path
 
 
@@ -71,6 +87,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--noise", nargs="*", default=None)
     ap.add_argument("--shots", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stages", type=int, nargs="*", default=None, help="train only these stages (0-based)")
     ap.add_argument("--weights-dir", type=Path, default=weights_path(""))
     ap.add_argument("--out", type=Path, default=Path("out/examples"))
     ap.add_argument("--no-progress", action="store_true")
@@ -85,7 +102,7 @@ def main(argv=None) -> list[dict]:
         train(3, "bitflip", args.out, seed=args.seed, progress=False, quick=True)
     elif args.train:
         for d, noise in pairs:
-            train(d, noise, args.weights_dir, seed=args.seed, progress=not args.no_progress)
+            train(d, noise, args.weights_dir, seed=args.seed, progress=not args.no_progress, stages=args.stages)
     rows = []
     for d, noise in pairs:
         rows += compare(DeepQDecoder.load(args.weights_dir / DeepQDecoder.shipped_name(d, noise)), shots)
