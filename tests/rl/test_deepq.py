@@ -9,7 +9,13 @@ import torch
 import qphys.rl  # noqa: F401  (registers the environments)
 from qphys.errors import ConfigError
 from qphys.rl.codes import ToricCode
-from qphys.rl.decoding import DeepQDecoder, MWPMDecoder, PerspectiveQNetwork, train_deepq_decoder
+from qphys.rl.decoding import (
+    DeepQDecoder,
+    MWPMDecoder,
+    PerspectiveQNetwork,
+    paired_difference,
+    train_deepq_decoder,
+)
 from qphys.rl.decoding.defect_actions import BatchedToricEpisodes, DefectActions
 from qphys.rl.decoding_env import ToricCodeDefectEnv
 
@@ -186,19 +192,19 @@ def test_training_bad_input():
         train_deepq_decoder(3, n_envs=0, updates=1)
 
 
-@pytest.mark.parametrize("d", [3, 5, 7])
-def test_shipped_bitflip_agents_against_matching(d):
-    """Shipped agents, 3000 syndromes at p = 0.05 (the 20k-syndrome comparisons at three rates are in
-    BENCHMARKS.md): every agent solves every syndrome it is given within its step limit, and
-    fails within a few points of MWPM on the same syndromes."""
+@pytest.mark.parametrize("d, slack", [(3, 0.01), (5, 0.01), (7, 0.025)])
+def test_shipped_bitflip_agents_against_matching(d, slack):
+    """Shipped agents on 3000 syndromes at p = 0.05 (the 20k-syndrome comparisons at three rates are in
+    BENCHMARKS.md): each solves (nearly) every syndrome within its step limit, and its paired failure-rate
+    difference to MWPM on the same syndromes stays below ``slack`` — 1 point at d = 3 and 5, where the
+    agents are level with MWPM; 2.5 points at d = 7, where the shipped agent falls short of MWPM."""
     dec = DeepQDecoder.load_shipped(d, "bitflip")
     code = dec.code
     syn, true = code.sample("bitflip", 0.05, shots=3000, seed=99)
     _, solved = dec.correction(syn)
-    f_q = (dec.predict(syn) != true).any(axis=1)
-    f_m = (MWPMDecoder(code).predict(syn) != true).any(axis=1)
+    r = paired_difference(dec, MWPMDecoder(code), syn, true)
     assert solved.mean() > 0.99
-    assert f_q.mean() - f_m.mean() < 0.05, (f_q.mean(), f_m.mean())
+    assert r.diff < slack, r
 
 
 @pytest.mark.gpu
