@@ -62,4 +62,4 @@ def run(ctx: DemoContext) -> dict:
         torch.set_num_threads(threads)
 
 
-SECTION = Section(60, "rl_decoding", "Decoding the toric code: MWPM, neural decoder, DQN agent", run)
+SECTION = Section(60, "rl_decoding", "Decoding the toric code: matching, neural decoders, deep-Q agent", run)
