@@ -280,7 +280,7 @@ class ToricCodeDecodingEnv(gym.Env):
 class ToricCodeDefectEnv(ToricCodeDecodingEnv):
     """Decoding with Andreasson et al.'s defect-centred actions (``qphys/ToricCodeDefectDecoding-v0``).
 
-    The action set of :mod:`qphys.rl.decoding.defect_actions`: a Pauli on one of the four edges next to a
+    The action set of :mod:`qphys.rl.defect_actions`: a Pauli on one of the four edges next to a
     defect (X next to plaquette defects under bit-flip noise; X, Y or Z next to plaquette or vertex defects
     under depolarizing noise). Global action ``a * d**2 + r * d + c`` is local action ``a`` at cell
     ``(r, c)``; the agent considers only actions next to a current defect (``info["action_mask"]``,
@@ -291,7 +291,7 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
     Rewards: the number of defects removed by the step, plus ``terminal_reward`` when no defect is left
     and the error times the correction is a stabilizer (a trivial loop); ``0`` more when it is a logical
     operator. Truncation after ``max_steps``. The batched training simulation
-    (:class:`~qphys.rl.decoding.defect_actions.BatchedToricEpisodes`) follows the same rules; a test checks
+    (:class:`~qphys.rl.defect_actions.BatchedToricEpisodes`) follows the same rules; a test checks
     they agree step by step.
 
     Args:
@@ -327,7 +327,7 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
             terminal_reward
         ):
             raise ConfigError(f"terminal_reward must be a finite real number, got {terminal_reward!r}")
-        from qphys.rl.decoding.defect_actions import DefectActions
+        from qphys.rl.defect_actions import DefectActions
 
         self.terminal_reward = float(terminal_reward)
         self.actions = DefectActions(self.code, noise)

@@ -16,8 +16,8 @@ from qphys.rl.decoding import (
     paired_difference,
     train_deepq_decoder,
 )
-from qphys.rl.decoding.defect_actions import BatchedToricEpisodes, DefectActions
 from qphys.rl.decoding_env import ToricCodeDefectEnv
+from qphys.rl.defect_actions import BatchedToricEpisodes, DefectActions
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ One module per subsystem:
   of :mod:`~qphys.rl.decoding.equivariant`.
 - :mod:`~qphys.rl.decoding.deepq` — :class:`DeepQDecoder` and :func:`train_deepq_decoder`, the deep-Q
   agent of Andreasson et al. (bit-flip) and Fitzek et al. (depolarizing): defect-centred perspectives,
-  Pauli flips next to a defect (:mod:`~qphys.rl.decoding.defect_actions`), double dueling DQN with replay,
+  Pauli flips next to a defect (:mod:`~qphys.rl.defect_actions`), double dueling DQN with replay,
   target network and a curriculum of error rates.
 - :mod:`~qphys.rl.decoding.rl_decoder` — :class:`RLDecoder`, an SB3 Q-network policy acting in
   :class:`~qphys.rl.decoding_env.ToricCodeDecodingEnv` (any qubit, first-defect view), batched.

@@ -3,7 +3,7 @@
 The agent decodes the toric code by acting: it looks at the syndrome from the perspective of each defect
 (the syndrome translated on the torus so that the defect sits at the centre), values the single-qubit
 Paulis next to that defect with a Q-network, and applies the best one over all defects; the episode ends
-when no defect is left. Rewards (:mod:`qphys.rl.decoding.defect_actions`): the number of defects each
+when no defect is left. Rewards (:mod:`qphys.rl.defect_actions`): the number of defects each
 step removes, plus ``terminal_reward`` when the final loop (error times correction) is trivial. Learning
 is double deep Q-learning (van Hasselt et al. 2016) with a dueling head (Wang et al. 2016), a target
 network, a large uniform replay memory and a curriculum of error rates that rises to the evaluation rate.
@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from qphys.errors import ConfigError
 from qphys.rl.codes import NOISE_MODELS, ToricCode
 from qphys.rl.decoding._common import check_syndromes, resolve_device, weights_path
-from qphys.rl.decoding.defect_actions import BatchedToricEpisodes, DefectActions
+from qphys.rl.defect_actions import BatchedToricEpisodes, DefectActions
 
 logger = logging.getLogger(__name__)
 
