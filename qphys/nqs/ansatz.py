@@ -42,24 +42,39 @@ def log_cosh(x: torch.Tensor) -> torch.Tensor:
     return _log_cosh_shifted(x) - _LOG2
 
 
+def _log_cosh_parts(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of ``log cosh z + log 2`` from real arithmetic (vectorised, stable).
+
+    ``|cosh z|² = (cosh 2x + cos 2y)/2`` gives the modulus; ``arg cosh z = atan2(tanh x sin y, cos y)``.
+    """
+    x, y = z.real, z.imag
+    ax = x.abs()
+    e2 = torch.exp(-2.0 * ax)
+    re = ax + 0.5 * torch.log1p(e2 * e2 + 2.0 * e2 * torch.cos(2.0 * y))
+    im = torch.atan2(torch.tanh(x) * torch.sin(y), torch.cos(y))
+    return re, im
+
+
 def _log_cosh_shifted(x: torch.Tensor) -> torch.Tensor:
     """``log cosh x + log 2`` (one fused ``logaddexp(x, -x)`` for real ``x``)."""
     if x.is_complex():
-        s = torch.where(x.real < 0, -1.0, 1.0).to(x.dtype)
-        y = s * x
-        return y + torch.log1p(torch.exp(-2.0 * y))
+        return torch.complex(*_log_cosh_parts(x))
     return torch.logaddexp(x, -x)
 
 
 def sum_log_cosh(x: torch.Tensor) -> torch.Tensor:
-    """``Σ_j log cosh x_j`` over the last axis.
+    """``Σ_j log cosh x_j`` over the last axis (modulo ``2πi`` for complex ``x``).
 
     Examples:
         >>> x = torch.tensor([[0.5, -2.0]], dtype=torch.float64)
         >>> torch.allclose(sum_log_cosh(x), torch.log(torch.cosh(x)).sum(-1))
         True
     """
-    return _log_cosh_shifted(x).sum(-1) - x.shape[-1] * _LOG2
+    shift = x.shape[-1] * _LOG2
+    if x.is_complex():
+        re, im = _log_cosh_parts(x)
+        return torch.complex(re.sum(-1) - shift, im.sum(-1))
+    return torch.logaddexp(x, -x).sum(-1) - shift
 
 
 def _check_sites(n: Any, name: str = "n_sites") -> int:

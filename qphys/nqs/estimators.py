@@ -107,11 +107,24 @@ def log_derivatives(model: Ansatz, sigma: torch.Tensor, *, chunk_size: int | Non
     return torch.cat([jac[k].reshape(b, -1) for k in names], dim=1)
 
 
-def centered(o: torch.Tensor, e_loc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(O - <O>, E_loc - <E_loc>)`` divided by ``sqrt(B)``, so that ``S = Re[Ō^H Ō]``."""
-    b = o.shape[0]
-    scale = b**-0.5
-    return (o - o.mean(0)) * scale, (e_loc - e_loc.mean()) * scale
+def centered(
+    o: torch.Tensor, e_loc: torch.Tensor, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(O - <O>, E_loc - <E_loc>)`` scaled by ``sqrt(w)`` so that ``S = Re[Ō^H Ō]``.
+
+    Args:
+        o: log-derivatives ``(B, P)``.
+        e_loc: local values ``(B,)``.
+        weights: probabilities of the rows (default: uniform ``1/B``, i.e. Monte Carlo samples).
+    """
+    if weights is None:
+        scale = o.shape[0] ** -0.5
+        return (o - o.mean(0)) * scale, (e_loc - e_loc.mean()) * scale
+    w = weights.to(o.real.dtype)
+    root = w.sqrt()
+    o_mean = (w.to(o.dtype)[:, None] * o).sum(0)
+    e_mean = (w.to(e_loc.dtype) * e_loc).sum()
+    return (o - o_mean) * root.to(o.dtype)[:, None], (e_loc - e_mean) * root.to(e_loc.dtype)
 
 
 def realify(o: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,9 +136,13 @@ def realify(o: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return o, e
 
 
-def energy_gradient(o: torch.Tensor, e_loc: torch.Tensor) -> torch.Tensor:
-    """``∂E/∂p = 2 Re <ΔO^* ΔE_loc>`` from log-derivatives ``(B, P)`` and local energies ``(B,)``."""
-    oc, ec = realify(*centered(o, e_loc))
+def energy_gradient(o: torch.Tensor, e_loc: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``∂E/∂p = 2 Re <ΔO^* ΔE_loc>`` from log-derivatives ``(B, P)`` and local energies ``(B,)``.
+
+    ``weights`` (probabilities of the rows) turn the sample mean into an exact expectation over
+    enumerated configurations.
+    """
+    oc, ec = realify(*centered(o, e_loc, weights))
     return 2.0 * (oc.T @ ec.to(oc.dtype))
 
 

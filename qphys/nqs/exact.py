@@ -61,8 +61,13 @@ def log_amplitudes(model: torch.nn.Module, *, chunk: int = 1 << 16) -> torch.Ten
     return torch.cat(out)
 
 
-def state_vector(model: torch.nn.Module) -> torch.Tensor:
+def state_vector(model: torch.nn.Module, *, magnetization: int | None = None) -> torch.Tensor:
     """The normalised wave function as a ``complex128`` vector of length ``2**N``.
+
+    Args:
+        model: the ansatz.
+        magnetization: keep only configurations with ``Σ σ_i`` equal to this (the sector a
+            magnetisation-conserving sampler explores); other amplitudes are set to zero.
 
     Examples:
         >>> from qphys.nqs.ansatz import RBM
@@ -71,14 +76,23 @@ def state_vector(model: torch.nn.Module) -> torch.Tensor:
         1.0
     """
     logpsi = log_amplitudes(model).to(torch.complex128)
+    if magnetization is not None:
+        total = all_configurations(model.n_sites).sum(-1)
+        logpsi = torch.where(total == magnetization, logpsi, torch.tensor(-torch.inf, dtype=logpsi.dtype))
     logpsi = logpsi - logpsi.real.max()
     psi = torch.exp(logpsi)
     return psi / torch.linalg.vector_norm(psi)
 
 
-def variational_energy(model: torch.nn.Module, hamiltonian: PauliOperator) -> float:
-    """``<ψ|H|ψ> / <ψ|ψ>`` by enumeration and a sparse matrix-vector product."""
-    psi = state_vector(model).numpy()
+def variational_energy(
+    model: torch.nn.Module, hamiltonian: PauliOperator, *, magnetization: int | None = None
+) -> float:
+    """``<ψ|H|ψ> / <ψ|ψ>`` by enumeration and a sparse matrix-vector product.
+
+    ``magnetization`` restricts ψ to one sector (see :func:`state_vector`), as sampled by
+    exchange moves; meaningful when the Hamiltonian conserves the magnetisation.
+    """
+    psi = state_vector(model, magnetization=magnetization).numpy()
     h = hamiltonian.to_sparse()
     return float(np.real(np.vdot(psi, h @ psi)))
 
