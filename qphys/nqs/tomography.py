@@ -314,7 +314,7 @@ class Tomography:
             if self.target is not None and (step % self.log_every == 0 or step == steps - 1):
                 with torch.no_grad():
                     self.history.fidelity.append(fidelity(self.target, normalized_state(self.model)))
-            bar.set_postfix(nll=f"{float(loss):.4f}")
+            bar.set_postfix(nll=f"{self.history.nll[-1]:.4f}")
         return self.history
 
 
