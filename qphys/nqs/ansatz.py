@@ -15,7 +15,8 @@ instead of a full ``O(NM)`` evaluation.
 - :class:`AmplitudePhase` — ``log ψ = ½ log p_λ(σ) + i φ_μ(σ)`` from two real networks (Torlai et al.'s
   complex wave function for tomography).
 
-Sites to flip are given as ``(P, K)`` index tensors padded with ``-1``.
+Sites to flip are given as ``(P, K)`` index tensors padded with ``-1``; the sites of one row are
+distinct (a flip pattern, not a sequence of flips).
 """
 
 from __future__ import annotations

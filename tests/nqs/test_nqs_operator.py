@@ -6,7 +6,15 @@ import torch
 
 from qphys import Hermitian, X, Y, Z
 from qphys.errors import ObservableError, ParameterError, ResourceError, WireError
-from qphys.nqs import PauliOperator, all_configurations, chain, heisenberg, j1_j2, square, transverse_field_ising
+from qphys.nqs import (
+    PauliOperator,
+    all_configurations,
+    chain,
+    heisenberg,
+    j1_j2,
+    square,
+    transverse_field_ising,
+)
 
 
 def _dense_from_connected(op: PauliOperator) -> np.ndarray:
