@@ -146,6 +146,10 @@ class Ansatz(nn.Module):
         with torch.no_grad():
             return self(sigma)
 
+    def cache_rows(self, cache: Any, rows: slice | torch.Tensor) -> Any:
+        """The cache of the configurations ``sigma[rows]``."""
+        return cache[rows]
+
     def log_ratio(
         self, sigma: torch.Tensor, sites: torch.Tensor, cache: Any = None, row: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -277,6 +281,9 @@ class RBM(Ansatz):
             if a is not None:
                 a2[: self.n_sites] = -2.0 * a
             return {"theta": theta, "lc": sum_log_cosh(theta), "wt2": wt2, "a2": a2}
+
+    def cache_rows(self, cache, rows):
+        return {**cache, "theta": cache["theta"][rows], "lc": cache["lc"][rows]}
 
     @staticmethod
     def _padded(sigma: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -88,10 +88,10 @@ def test_local_energies_match_dense_matrix(name, hname):
     sigma = all_configurations(6)
     psi = state_vector(model).numpy()
     reference = (op.to_dense() @ psi) / psi
-    values = local_values(op, model, sigma).numpy()
-    np.testing.assert_allclose(values, reference, rtol=1e-9, atol=1e-9)
-    # the sparse path (a chunk smaller than the batch forces it)
-    np.testing.assert_allclose(local_values(op, model, sigma, chunk=50).numpy(), reference, rtol=1e-9, atol=1e-9)
+    for dense in (None, True, False):  # automatic choice, all flip patterns, non-zero elements only
+        for chunk in (1 << 18, 40):  # one block, many small blocks
+            values = local_values(op, model, sigma, chunk=chunk, dense=dense).numpy()
+            np.testing.assert_allclose(values, reference, rtol=1e-9, atol=1e-9)
 
 
 def test_symmetric_rbm_is_translation_invariant_on_a_square_lattice():
