@@ -146,6 +146,11 @@ class Ansatz(nn.Module):
         with torch.no_grad():
             return self(sigma)
 
+    @property
+    def ratio_width(self) -> int:
+        """Values computed per flip ratio (for chunking local energies): the sites by default."""
+        return self.n_sites
+
     def cache_rows(self, cache: Any, rows: slice | torch.Tensor) -> Any:
         """The cache of the configurations ``sigma[rows]``."""
         return cache[rows]
@@ -281,6 +286,10 @@ class RBM(Ansatz):
             if a is not None:
                 a2[: self.n_sites] = -2.0 * a
             return {"theta": theta, "lc": sum_log_cosh(theta), "wt2": wt2, "a2": a2}
+
+    @property
+    def ratio_width(self) -> int:
+        return self.alpha * self.n_sites  # hidden units (also for the symmetric RBM: one per translation)
 
     def cache_rows(self, cache, rows):
         return {**cache, "theta": cache["theta"][rows], "lc": cache["lc"][rows]}

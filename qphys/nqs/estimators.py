@@ -31,14 +31,6 @@ from qphys.nqs.sampler import Samples
 from qphys.nqs.stats import Stats, statistics
 
 
-def _hidden_width(model: Ansatz) -> int:
-    """Work per connected configuration, for chunking (hidden units of an RBM, else the sites)."""
-    w = getattr(model, "W", None)
-    if isinstance(w, torch.Tensor):
-        return max(int(model.weights()[2].shape[0]), 1)
-    return max(model.n_sites, 1)
-
-
 @torch.no_grad()
 def local_values(
     operator: PauliOperator,
@@ -76,7 +68,7 @@ def local_values(
     b, f = mels.shape
     if f == 0:
         return out
-    rows_per_chunk = max(chunk // _hidden_width(model), 1)
+    rows_per_chunk = max(chunk // max(model.ratio_width, 1), 1)
     sites_all = operator.flip_sites.to(sigma.device)
     if dense is None:
         dense = int(nonzero.sum()) * 4 >= 3 * b * f

@@ -106,3 +106,13 @@ def test_errors():
     with pytest.raises(ConfigError, match="warmup=0"):
         Tomography(RBM(2), record).fit(2, warmup=1, progress=False)
     assert fidelity(np.array([1, 0]), np.array([0, 1])) == 0.0
+
+
+def test_plots_build_figures():
+    from qphys.nqs.plots import energy_convergence, observable_comparison
+    from qphys.nqs.vmc import History
+
+    fig = observable_comparison(["ZZ", "XX"], [1.0, 0.5], [0.9, 0.4], [1.1, 0.6], [0.1, 0.1], title="t")
+    assert len(fig.axes) == 1
+    runs = {"a": History(energy=[-1.0, -2.0], error=[0.1, 0.1]), "b": History(energy=[-1.5, -1.9])}
+    assert len(energy_convergence(runs).axes) == 1
