@@ -116,15 +116,19 @@ def run_qphys(model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = F
     rbm = RBM(n, alpha=alpha, seed=seed)
     sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None) if netket_sr else SR(lr=LR)
     vmc = VMC(h, rbm, optimizer=sr, n_samples=SAMPLES, seed=seed + 1)
+    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else "")
     warm = min(10, iters)
-    vmc.run(warm, progress=False)
-    t0 = time.perf_counter()
-    vmc.run(iters - warm, progress=False)
+    try:
+        vmc.run(warm, progress=False)
+        t0 = time.perf_counter()
+        vmc.run(iters - warm, progress=False)
+    except FloatingPointError:  # a diverged run is a result too
+        return {"impl": impl, "model": model, "n": n, "alpha": alpha, "iters": iters, "rel_error": float("nan"),
+                "ms_per_iter": float("nan"), "diverged_at": vmc.step_count, "history": vmc.history.energy}
     per_iter = (time.perf_counter() - t0) / max(iters - warm, 1)
     energy = _exact_variational_energy(rbm, model, n)
     return {
-        "impl": "qphys" + (" (NetKet's SR settings)" if netket_sr else ""),
-        "model": model, "n": n, "alpha": alpha, "iters": iters,
+        "impl": impl, "model": model, "n": n, "alpha": alpha, "iters": iters,
         "rel_error": abs((energy - exact) / exact), "ms_per_iter": 1e3 * per_iter,
         "energy": energy, "history": vmc.history.energy,
     }
@@ -171,8 +175,9 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
         for runner in (run_netket, run_qphys, lambda *a: run_qphys(*a, netket_sr=True)):
             res = runner(model, n, alpha, iters)
             rows.append(res)
-            print(f"   {model} N={n} α={alpha} {res['impl']:<32} rel. error {res['rel_error']:.2e}  "
-                  f"{res['ms_per_iter']:.1f} ms/iteration", flush=True)
+            outcome = (f"diverged at iteration {res['diverged_at']}" if "diverged_at" in res else
+                       f"rel. error {res['rel_error']:.2e}  {res['ms_per_iter']:.1f} ms/iteration")
+            print(f"   {model} N={n} α={alpha} {res['impl']:<32} {outcome}", flush=True)
     md_rows = []
     for r in rows:
         ok = ""
@@ -182,6 +187,10 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
                           and x["alpha"] == r["alpha"])
             ok = f"{'yes' if r['rel_error'] <= target else 'NO'} (≤ {target:.0e})"
             ok += f"; {nk_row['ms_per_iter'] / r['ms_per_iter']:.2f}x NetKet's speed"
+        if "diverged_at" in r:
+            md_rows.append([r["model"], r["alpha"], r["impl"], f"diverged (non-finite energies at iteration "
+                            f"{r['diverged_at']})", "-", "-"])
+            continue
         md_rows.append([r["model"], r["alpha"], r["impl"], f"{r['rel_error']:.2e}", f"{r['ms_per_iter']:.1f}", ok or "-"])
     md = table(["model", "α", "implementation", "relative error (exact, final state)", "ms / iteration", "acceptance"], md_rows)
     return rows, md
