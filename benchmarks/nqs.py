@@ -197,7 +197,7 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
 
 
 def square_part(quick: bool) -> tuple[dict, str]:
-    side, alpha, iters = (4, 1, 30) if quick else (6, 4, 1000)
+    side, alpha, iters = (4, 1, 30) if quick else (6, 4, 600)
     lat = square(side)
     h = heisenberg(lat, marshall_sign=True)
     model = SymmetricRBM(lat, alpha=alpha, seed=0)
