@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-import qphys
 from qphys.circuit import Circuit
+from qphys.devices import Device
+from qphys.devices import device as make_device
+from qphys.diff import execute
 from qphys.errors import ConfigError, ParameterError, ResourceError
 from qphys.nqs.ansatz import Ansatz
 from qphys.nqs.exact import all_configurations, fidelity
@@ -137,7 +139,7 @@ def _run_bases(prepare: Circuit, bases: Sequence[str], shots: int, device, seed)
     if len(bases) == 1:  # a batch of one is not a batched circuit: duplicate, keep the first
         return _run_bases(prepare, [bases[0], bases[0]], shots, device, seed)[:1]
     circuit = _rotated_circuit(prepare, bases)
-    result = qphys.execute(circuit, device, shots=shots, seed=seed)
+    result = execute(circuit, device, shots=shots, seed=seed)
     samples = result.samples
     return [samples[i].to(torch.int64).cpu() for i in range(len(bases))]
 
@@ -147,7 +149,7 @@ def measure(
     bases: Sequence[str],
     *,
     shots: int,
-    device: str | qphys.Device = "torch.qubit",
+    device: str | Device = "torch.qubit",
     seed: int | None = None,
 ) -> MeasurementRecord:
     """Measure the state ``prepare`` makes in each Pauli basis of ``bases``, ``shots`` times each.
@@ -321,7 +323,7 @@ class Tomography:
 def exact_state(prepare: Circuit) -> torch.Tensor:
     """The noiseless state vector ``prepare`` makes, on ``torch.qubit`` in complex128."""
     c = prepare.copy().state()
-    return qphys.execute(c, qphys.device("torch.qubit", dtype="complex128")).state.detach()
+    return execute(c, make_device("torch.qubit", dtype="complex128")).state.detach()
 
 
 def fidelity_to(model: Ansatz, prepare: Circuit) -> float:
@@ -354,7 +356,7 @@ def classical_shadow(
     prepare: Circuit,
     shots: int,
     *,
-    device: str | qphys.Device = "torch.qubit",
+    device: str | Device = "torch.qubit",
     seed: int | None = None,
 ) -> ShadowRecord:
     """``shots`` snapshots in uniformly random Pauli bases (Huang, Kueng & Preskill 2020).
