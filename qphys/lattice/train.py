@@ -67,6 +67,7 @@ def train_flow(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 500,
     history: TrainingHistory | None = None,
+    max_seconds: float | None = None,
 ) -> TrainingHistory:
     """Train ``flow`` by minimising the reverse KL divergence to ``e^{−S}``.
 
@@ -87,6 +88,8 @@ def train_flow(
             steps and at the end; if it exists, training resumes from it.
         checkpoint_every: see ``checkpoint``.
         history: continue this history (for calling ``train_flow`` several times).
+        max_seconds: stop early once this much wall time has been spent (the learning-rate
+            schedule still spans ``steps``).
 
     Returns:
         The :class:`TrainingHistory` (also stored in the checkpoint).
@@ -155,9 +158,12 @@ def train_flow(
             save(step + 1)
         if not math.isfinite(history.loss[-1]):
             raise FloatingPointError(f"train_flow: the loss became {history.loss[-1]} at step {step}; lower lr")
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            log.info("train_flow: stopping at step %d after max_seconds=%s", step + 1, max_seconds)
+            break
     history.seconds += time.perf_counter() - t0
     history.cpu_seconds += time.process_time() - c0
-    save(steps)
+    save(history.steps)
     log.info("trained %d steps in %.1f s: loss %.4f, batch ESS/N %.3f", steps - start, history.seconds,
              history.loss[-1], history.ess[-1])
     return history
