@@ -48,9 +48,9 @@ def main() -> None:
         L, action = 4, Phi4Action(-4.0, 8.0)
         flow = make_phi4_flow(L, n_layers=2, coupling="spline", hidden=(8,), bound=4.0)
         torch.manual_seed(0)
-        hist = train_flow(flow, action, steps=150, batch_size=128, lr=5e-3, progress=False)
+        hist = train_flow(flow, action, steps=80, batch_size=128, lr=5e-3, progress=False)
         print(f"trained a 2-layer spline flow on 4x4 for {hist.steps} steps ({hist.seconds:.1f} s)")
-        n_flow, n_chains, n_traj = 8192, 16, 300
+        n_flow, n_chains, n_traj = 4096, 8, 200
     else:
         if args.train:
             flow, hist = train_recipe(PHI4_L8_RECIPE, steps=args.steps, progress=progress)

@@ -41,18 +41,18 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
-        args.beta, args.L, args.steps = 2.0, 4, 120
+        args.beta, args.L, args.steps = 2.0, 4, 80
     progress = not args.no_progress
     torch.manual_seed(0)
     action = U1Action(args.beta)
-    flow = make_u1_flow(args.L, n_layers=8 if args.quick else 16, bins=8, hidden=(8, 8))
+    flow = make_u1_flow(args.L, n_layers=8 if args.quick else 16, bins=8, hidden=(8,) if args.quick else (8, 8))
     hist = train_flow(flow, action, steps=args.steps, batch_size=128, lr=3e-3, seed=0, progress=progress)
     print(f"trained {hist.steps} steps in {hist.seconds:.0f} s (last batch ESS/N {hist.ess[-1]:.3f})")
     measure = {"Q": topological_charge, "P": plaquette_mean}
-    n = 8192 if args.quick else 65536
+    n = 4096 if args.quick else 65536
     chain = flow_metropolis(flow, action, n_steps=n, batch_size=4096, measure=measure, seed=1, progress=progress)
-    x0 = (torch.rand(32, 2, args.L, args.L, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 2 - 1)
-    ref = hmc(action, x0 * math.pi, n_traj=200 if args.quick else 2000, n_tune=100, n_therm=100, measure=measure,
+    x0 = (torch.rand(16 if args.quick else 32, 2, args.L, args.L, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 2 - 1)
+    ref = hmc(action, x0 * math.pi, n_traj=150 if args.quick else 2000, n_tune=100, n_therm=100, measure=measure,
               seed=2, progress=progress)
     exact = exact_plaquette(args.beta, volume=args.L**2)
     print(f"⟨cos P⟩ exact (V={args.L**2}) {exact:.5f}, infinite volume {exact_plaquette(args.beta):.5f}")

@@ -130,27 +130,33 @@ class _ScalarCoupling(nn.Module):
         raise NotImplementedError  # pragma: no cover - defined by each coupling
 
     def _map(self, x: torch.Tensor):
+        """The element-wise bijection of the active sites, shape ``(batch, n_active)``."""
         frozen = torch.where(self.active, torch.zeros_like(x), x)[:, None]
         if self.z2_equivariant:
             params = self._params(*self.net(frozen))
         else:
             out = self.net(frozen)
             params = self._params(out, out)
-        return self._transform(params)
+        # (batch, channels, L, L) -> (batch, n_active, channels): parameters of the active sites only,
+        # contiguous in the channel dimension (zuko's softmax and gathers run along it)
+        return self._transform(params.permute(0, 2, 3, 1)[:, self.active])
+
+    def _merge(self, x: torch.Tensor, active_values: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        out[:, self.active] = active_values
+        return out
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(y, log|det ∂y/∂x|)`` per configuration."""
-        f = self._map(x)
-        y, ladj = f.call_and_ladj(x)
-        y = torch.where(self.active, y, x)
-        return y, (ladj * self.active).sum(dim=(-1, -2))
+        ya, ladj = self._map(x).call_and_ladj(x[:, self.active])
+        return self._merge(x, ya), ladj.sum(-1)
 
     def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, log|det ∂x/∂y|)`` per configuration."""
         f = self._map(y)
-        x = torch.where(self.active, f.inv(y), y)
-        _, ladj = f.call_and_ladj(x)
-        return x, -(ladj * self.active).sum(dim=(-1, -2))
+        xa = f.inv(y[:, self.active])
+        _, ladj = f.call_and_ladj(xa)
+        return self._merge(y, xa), -ladj.sum(-1)
 
 
 class AffineCoupling(_ScalarCoupling):
@@ -173,7 +179,7 @@ class AffineCoupling(_ScalarCoupling):
         return torch.stack((even[:, 0], odd[:, 1]), dim=1)
 
     def _transform(self, params):
-        return zuko_transforms.MonotonicAffineTransform(shift=params[:, 1], scale=params[:, 0])
+        return zuko_transforms.MonotonicAffineTransform(shift=params[..., 1], scale=params[..., 0])
 
 
 class SplineCoupling(_ScalarCoupling):
@@ -221,9 +227,10 @@ class SplineCoupling(_ScalarCoupling):
         return (even + self._reverse_bins(even)) / 2 + (odd - self._reverse_bins(odd)) / 2
 
     def _transform(self, params):
-        p = params.permute(0, 2, 3, 1)
         k = self.bins
-        return zuko_transforms.MonotonicRQSTransform(p[..., :k], p[..., k:2 * k], p[..., 2 * k:], bound=self.bound)
+        return zuko_transforms.MonotonicRQSTransform(
+            params[..., :k], params[..., k:2 * k], params[..., 2 * k:], bound=self.bound
+        )
 
 
 class LatticeFlow(nn.Module):

@@ -79,9 +79,9 @@ class GaugeEquivariantCoupling(nn.Module):
         self.net = ConvNet(2, 3 * bins, hidden=hidden, kernel_size=kernel_size)
 
     def _map(self, p: torch.Tensor):
-        """The circle map's spline and rotation, conditioned on the frozen plaquettes of ``p``."""
+        """The circle map (spline, rotation) of the active plaquettes, given the frozen ones."""
         ctx = torch.stack((torch.cos(p), torch.sin(p)), dim=1) * self.frozen
-        params = self.net(ctx).permute(0, 2, 3, 1)
+        params = self.net(ctx).permute(0, 2, 3, 1)[:, self.active]
         k = self.bins
         spline = zuko_transforms.MonotonicRQSTransform(
             params[..., :k], params[..., k:2 * k], params[..., 2 * k:3 * k - 1], bound=math.pi
@@ -90,27 +90,30 @@ class GaugeEquivariantCoupling(nn.Module):
 
     def _update_links(self, theta: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
         # θ_0(x) enters P(x) with +, θ_1(x) enters P(x) with −: move the link so that P(x) moves by δ
-        delta = torch.where(self.active, delta, torch.zeros_like(delta))
         sign = 1.0 if self.mu == 0 else -1.0
+        links = theta[:, self.mu].clone()
+        links[:, self.active] = links[:, self.active] + sign * delta
         out = theta.clone()
-        out[:, self.mu] = theta[:, self.mu] + sign * delta
+        out[:, self.mu] = links
         return out
 
     def forward(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(θ', log|det ∂θ'/∂θ|)`` per configuration."""
         p = wrap(plaquettes(theta))
         spline, shift = self._map(p)
-        y, ladj = spline.call_and_ladj(p)
+        pa = p[:, self.active]
+        y, ladj = spline.call_and_ladj(pa)
         y = wrap(y + shift)
-        return self._update_links(theta, y - p), (ladj * self.active).sum(dim=(-1, -2))
+        return self._update_links(theta, y - pa), ladj.sum(-1)
 
     def inverse(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(θ, log|det ∂θ/∂θ'|)`` per configuration."""
         y = wrap(plaquettes(theta))
         spline, shift = self._map(y)
-        p = spline.inv(wrap(y - shift))
+        ya = y[:, self.active]
+        p = spline.inv(wrap(ya - shift))
         _, ladj = spline.call_and_ladj(p)
-        return self._update_links(theta, p - y), -(ladj * self.active).sum(dim=(-1, -2))
+        return self._update_links(theta, p - ya), -ladj.sum(-1)
 
 
 def make_u1_flow(

@@ -29,8 +29,8 @@ PHI4_L8_RECIPE: dict = {
     "theory": "phi4",
     "L": 8,
     "couplings": {"m2": -4.0, "lam": 8.0},
-    "flow": {"n_layers": 8, "coupling": "spline", "hidden": [16, 16], "bins": 8, "bound": 4.0},
-    "train": {"steps": 6000, "batch_sizes": [[0, 64], [3000, 128], [5000, 256]], "lr": 3e-3},
+    "flow": {"n_layers": 4, "coupling": "spline", "hidden": [16, 16], "bins": 8, "bound": 4.0},
+    "train": {"steps": 20000, "batch_sizes": [[0, 64], [0.6, 128], [0.9, 256]], "lr": 3e-3},
 }
 
 #: The U(1) recipe at L=8, β=6 (where HMC's topological charge freezes).
@@ -66,19 +66,19 @@ def make_action(recipe: dict):
 
 
 def batch_schedule(pairs) -> callable:
-    """``[[start_step, batch], ...]`` → a function ``step -> batch size``.
+    """``[[start, batch], ...]`` (``start``: fraction of training) → a function ``t -> batch size``.
 
     Examples:
-        >>> f = batch_schedule([[0, 64], [100, 256]])
-        >>> f(0), f(99), f(100)
+        >>> f = batch_schedule([[0, 64], [0.5, 256]])
+        >>> f(0.0), f(0.49), f(0.5)
         (64, 64, 256)
     """
-    pairs = sorted((int(s), int(b)) for s, b in pairs)
+    pairs = sorted((float(s), int(b)) for s, b in pairs)
 
-    def at(step: int) -> int:
+    def at(t: float) -> int:
         size = pairs[0][1]
         for start, b in pairs:
-            if step >= start:
+            if t >= start:
                 size = b
         return size
 
@@ -86,13 +86,14 @@ def batch_schedule(pairs) -> callable:
 
 
 def train_recipe(recipe: dict, *, seed: int = 0, progress: bool = True, checkpoint=None,
-                 steps: int | None = None) -> tuple[LatticeFlow, TrainingHistory]:
-    """Build and train the flow of ``recipe`` (``steps`` overrides the recipe's step count)."""
+                 steps: int | None = None, max_seconds: float | None = None) -> tuple[LatticeFlow, TrainingHistory]:
+    """Build and train the flow of ``recipe`` (``steps`` overrides the recipe's step count;
+    ``max_seconds`` is a wall-time budget, see :func:`~qphys.lattice.train.train_flow`)."""
     torch.manual_seed(seed)
     flow = make_flow(recipe)
     t = recipe["train"]
     hist = train_flow(flow, make_action(recipe), steps=steps or t["steps"], batch_size=batch_schedule(t["batch_sizes"]),
-                      lr=t["lr"], seed=seed, progress=progress, checkpoint=checkpoint)
+                      lr=t["lr"], seed=seed, progress=progress, checkpoint=checkpoint, max_seconds=max_seconds)
     return flow, hist
 
 

@@ -48,8 +48,8 @@ class TrainingHistory:
         return cls(**d)
 
 
-def _batch_at(batch_size: int | Callable[[int], int], step: int) -> int:
-    return batch_size(step) if callable(batch_size) else batch_size
+def _batch_at(batch_size: int | Callable[[float], int], progress: float) -> int:
+    return int(batch_size(progress)) if callable(batch_size) else batch_size
 
 
 def train_flow(
@@ -57,7 +57,7 @@ def train_flow(
     action: Callable[[torch.Tensor], torch.Tensor],
     *,
     steps: int,
-    batch_size: int | Callable[[int], int] = 256,
+    batch_size: int | Callable[[float], int] = 256,
     lr: float = 1e-3,
     schedule: str = "cosine",
     final_lr_fraction: float = 0.02,
@@ -76,10 +76,11 @@ def train_flow(
             returning ``(x, log q)``).
         action: the target's action ``S`` (one value per field).
         steps: optimisation steps (Adam).
-        batch_size: samples per step, or a function ``step -> batch size`` (a growing batch
-            lowers the gradient noise late in training, when it limits progress).
+        batch_size: samples per step, or a function of the training progress ``t ∈ [0, 1)`` giving
+            the batch size (a growing batch lowers the gradient noise late in training, when it
+            limits progress).
         lr: peak learning rate.
-        schedule: ``"cosine"`` (decay to ``final_lr_fraction * lr`` over ``steps``) or ``"constant"``.
+        schedule: ``"cosine"`` (decay to ``final_lr_fraction * lr`` as ``t`` goes to 1) or ``"constant"``.
         final_lr_fraction: see ``schedule``.
         grad_clip: clip the gradient norm (``None``: no clipping).
         seed: seeds the flow's prior draws.
@@ -88,8 +89,10 @@ def train_flow(
             steps and at the end; if it exists, training resumes from it.
         checkpoint_every: see ``checkpoint``.
         history: continue this history (for calling ``train_flow`` several times).
-        max_seconds: stop early once this much wall time has been spent (the learning-rate
-            schedule still spans ``steps``).
+        max_seconds: a wall-time budget: training stops when it is spent, and the progress ``t``
+            driving the schedules is ``max(step / steps, elapsed / max_seconds)``, so that the
+            learning rate has decayed and the batch grown by the end of the budget whichever
+            limit is reached first.
 
     Returns:
         The :class:`TrainingHistory` (also stored in the checkpoint).
@@ -111,10 +114,10 @@ def train_flow(
 
     opt = torch.optim.Adam(flow.parameters(), lr=lr)
 
-    def lr_at(step: int) -> float:
+    def lr_at(t: float) -> float:
         if schedule == "constant":
             return lr
-        return lr * (final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        return lr * (final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
     history = history or TrainingHistory()
     start = 0
@@ -136,10 +139,17 @@ def train_flow(
 
     t0, c0 = time.perf_counter(), time.process_time()
     bar = tqdm(range(start, steps), disable=not progress, desc="flow training", leave=False)
+    elapsed0 = history.seconds
     for step in bar:
+        t = step / steps
+        if max_seconds is not None:
+            t = max(t, (elapsed0 + time.perf_counter() - t0) / max_seconds)
+        if t >= 1.0:
+            log.info("train_flow: time budget max_seconds=%s spent after %d steps", max_seconds, step)
+            break
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        n = _batch_at(batch_size, step)
+            group["lr"] = lr_at(t)
+        n = _batch_at(batch_size, t)
         x, logq = flow.sample(n, generator=g)
         s = action(x)
         loss = (logq + s).mean()
@@ -150,7 +160,7 @@ def train_flow(
         opt.step()
         history.loss.append(float(loss.detach()))
         history.ess.append(effective_sample_size(-(s + logq).detach()))
-        history.lr.append(lr_at(step))
+        history.lr.append(lr_at(t))
         history.batch_size.append(n)
         if progress and step % 20 == 0:
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", ess=f"{history.ess[-1]:.3f}")
@@ -158,12 +168,9 @@ def train_flow(
             save(step + 1)
         if not math.isfinite(history.loss[-1]):
             raise FloatingPointError(f"train_flow: the loss became {history.loss[-1]} at step {step}; lower lr")
-        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
-            log.info("train_flow: stopping at step %d after max_seconds=%s", step + 1, max_seconds)
-            break
     history.seconds += time.perf_counter() - t0
     history.cpu_seconds += time.process_time() - c0
     save(history.steps)
-    log.info("trained %d steps in %.1f s: loss %.4f, batch ESS/N %.3f", steps - start, history.seconds,
+    log.info("trained %d steps in %.1f s: loss %.4f, batch ESS/N %.3f", history.steps - start, history.seconds,
              history.loss[-1], history.ess[-1])
     return history
