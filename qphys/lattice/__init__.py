@@ -34,7 +34,7 @@ from qphys.lattice.flows import (
     checkerboard,
     make_phi4_flow,
 )
-from qphys.lattice.gauge_flows import GaugeEquivariantCoupling, make_u1_flow
+from qphys.lattice.gauge_flows import GaugeEquivariantCoupling, NCPTransform, make_u1_flow
 from qphys.lattice.hmc import HMCResult, hmc, hmc_step, leapfrog, local_metropolis_sweep
 from qphys.lattice.phi4 import (
     Phi4Action,
@@ -65,6 +65,7 @@ __all__ = [
     "GaugeEquivariantCoupling",
     "HMCResult",
     "LatticeFlow",
+    "NCPTransform",
     "Phi4Action",
     "SplineCoupling",
     "TrainingHistory",
