@@ -218,6 +218,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's training steps")
     ap.add_argument("--quick", action="store_true", help="seconds-long smoke run (no report)")
     ap.add_argument("--save-weights", action="store_true")
+    ap.add_argument("--n-flow", type=int, default=None, help="flow Metropolis steps")
+    ap.add_argument("--hmc-chains", type=int, default=None)
+    ap.add_argument("--hmc-traj", type=int, default=None, help="measured HMC trajectories per chain")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -238,8 +241,12 @@ def main() -> None:
         recipe["train"]["steps"], recipe["L"] = 20, 4
         recipe["flow"]["n_layers"] = 2
         sizes = dict(n_flow=2048, n_chains=8, n_traj=50)
+    if args.part == "u1" and not args.quick:
+        sizes = dict(n_flow=1 << 17, n_chains=128, n_traj=10000)
+    for key, value in (("n_flow", args.n_flow), ("n_chains", args.hmc_chains), ("n_traj", args.hmc_traj)):
+        if value:
+            sizes[key] = value
     if args.part == "u1":
-        sizes = dict(n_flow=1 << 17, n_chains=128, n_traj=10000) if not args.quick else sizes
         result = u1_part(recipe, budget_s=args.budget, clock=args.clock, seed=0, progress=progress, **sizes)
     else:
         save = ROOT / "qphys" / "lattice" / "data" / "phi4_L8.pt" if args.save_weights and args.part == "phi4" else None

@@ -69,9 +69,9 @@ def test_u1_flow_metropolis_reproduces_the_exact_plaquette():
     S = U1Action(beta)
     torch.manual_seed(1)
     flow = make_u1_flow(L, n_layers=8, bins=6, hidden=(8,))
-    train_flow(flow, S, steps=250, batch_size=128, lr=5e-3, seed=1, progress=False)
-    r = flow_metropolis(flow, S, n_steps=20000, batch_size=4000, measure={"P": plaquette_mean}, seed=2)
-    assert r.acceptance > 0.5
+    train_flow(flow, S, steps=150, batch_size=128, lr=5e-3, seed=1, progress=False)
+    r = flow_metropolis(flow, S, n_steps=16000, batch_size=4000, measure={"P": plaquette_mean}, seed=2)
+    assert r.acceptance > 0.15  # an imperfect flow: the Metropolis step must still make it exact
     est = mean_with_error(r.observables["P"])
     assert est.agrees_with(exact_plaquette(beta, volume=L * L), sigmas=3.5), (est, exact_plaquette(beta, L * L))
     assert est.error < 0.01
