@@ -154,7 +154,7 @@ def _phi4_md(title, r):
              f"**{r['acceptance']:.3f}** ({r['flow_steps']} steps); HMC: {r['hmc']['chains']} chains x "
              f"{r['hmc']['traj']} trajectories of length 1 ({r['hmc']['leapfrog']} leapfrog steps), acceptance "
              f"{r['hmc']['acceptance']:.3f}.", ""]
-    rows = [[k, _fmt(*v["flow"]), _fmt(*v["hmc"]), "yes" if v["agree_2sigma"] else "**no**"]
+    rows = [[k.replace("|", "\\|"), _fmt(*v["flow"]), _fmt(*v["hmc"]), "yes" if v["agree_2sigma"] else "**no**"]
             for k, v in r["observables"].items()]
     lines += [table(["observable", "flow Metropolis", "HMC", "agree within 2σ"], rows), ""]
     lines += [_tau_md(r["tau"]), ""]
@@ -168,7 +168,7 @@ def _tau_md(taus):
         by.setdefault(row["observable"], {})[row["sampler"]] = row
     for name, d in by.items():
         f, h = d["flow"], d["HMC"]
-        rows.append([name, f"{f['tau']:.2f} ± {f['tau_err']:.2f}", f"{f['cpu_ms_per_step']:.3f}",
+        rows.append([name.replace("|", "\\|"), f"{f['tau']:.2f} ± {f['tau_err']:.2f}", f"{f['cpu_ms_per_step']:.3f}",
                      f"{h['tau']:.1f} ± {h['tau_err']:.1f}", f"{h['cpu_ms_per_step']:.3f}",
                      f"{f['tau_cpu_ms']:.3f}", f"{h['tau_cpu_ms']:.3f}", f"{h['tau_cpu_ms'] / f['tau_cpu_ms']:.2f}x"])
     return table(["observable", "τ_int flow (steps)", "flow CPU ms/step", "τ_int HMC (traj.)", "HMC CPU ms/traj.",
@@ -197,7 +197,8 @@ def write_report():
                f"{r['recipe']['flow']}, trained {t['steps']} steps in {t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU. "
                f"Flow acceptance {r['acceptance']:.3f}, ESS/N {r['ess']:.3f}; HMC {r['hmc']['chains']} chains x "
                f"{r['hmc']['traj']} trajectories ({r['hmc']['leapfrog']} leapfrog steps, acceptance "
-               f"{r['hmc']['acceptance']:.3f}, hot start).", "",
+               f"{r['hmc']['acceptance']:.3f}, hot start; τ_int(Q) summation window {r['hmc']['window_Q']} "
+               f"trajectories).", "",
                _tau_md(r["tau"]), "",
                table(["⟨cos P⟩", "value"], [["flow Metropolis", _fmt(*p["flow"])], ["HMC (frozen Q sectors)", _fmt(*p["hmc"])],
                                            ["exact, infinite volume I₁(β)/I₀(β)", f"{p['exact_inf']:.5f}"],

@@ -102,7 +102,7 @@ def save_flow(path: str | Path, flow: LatticeFlow, recipe: dict, history: Traini
     """Save weights (float32), recipe and a history down-sampled to ``max_history`` points."""
     hist = None
     if history is not None:
-        stride = max(1, history.steps // max_history)
+        stride = max(1, -(-history.steps // max_history))  # ceil: at most max_history points
         hist = {"step": list(range(0, history.steps, stride)), "loss": history.loss[::stride],
                 "ess": history.ess[::stride], "seconds": history.seconds, "cpu_seconds": history.cpu_seconds}
     state = {k: v.float() if v.is_floating_point() else v for k, v in flow.state_dict().items()}

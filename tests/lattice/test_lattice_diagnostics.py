@@ -48,7 +48,7 @@ def test_error_of_correlated_mean_is_calibrated():
 
 
 def test_ess_of_known_weights():
-    w = torch.tensor([1.0, 1.0, 2.0, 4.0])
+    w = torch.tensor([1.0, 1.0, 2.0, 4.0], dtype=torch.float64)
     assert effective_sample_size(torch.log(w)) == pytest.approx(8.0**2 / (4 * 22.0))
     assert effective_sample_size(torch.log(w) + 100.0) == pytest.approx(8.0**2 / (4 * 22.0))
 

@@ -26,7 +26,7 @@ def test_save_and_load_round_trip(tmp_path):
     hist = TrainingHistory(loss=[3.0, 2.0, 1.0], ess=[0.1, 0.2, 0.3], seconds=1.5, cpu_seconds=1.2)
     save_flow(tmp_path / "f.pt", flow, recipe, hist, max_history=2)
     again, recipe2, h2 = load_flow(tmp_path / "f.pt")
-    assert recipe2 == recipe and h2["step"] == [0] and h2["loss"] == [3.0] and h2["seconds"] == 1.5
+    assert recipe2 == recipe and h2["step"] == [0, 2] and h2["loss"] == [3.0, 1.0] and h2["seconds"] == 1.5
     x = torch.randn(5, 4, 4)
     torch.testing.assert_close(again.log_prob(x), flow.log_prob(x))
     assert type(again.layers[0]) is type(make_phi4_flow(4, n_layers=2, coupling="spline").layers[0])
