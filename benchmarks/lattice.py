@@ -170,7 +170,7 @@ def _tau_md(taus):
         f, h = d["flow"], d["HMC"]
         rows.append([name.replace("|", "\\|"), f"{f['tau']:.2f} ± {f['tau_err']:.2f}", f"{f['cpu_ms_per_step']:.3f}",
                      f"{h['tau']:.1f} ± {h['tau_err']:.1f}", f"{h['cpu_ms_per_step']:.3f}",
-                     f"{f['tau_cpu_ms']:.3f}", f"{h['tau_cpu_ms']:.3f}", f"{h['tau_cpu_ms'] / f['tau_cpu_ms']:.2f}x"])
+                     f"{f['tau_cpu_ms']:.3f}", f"{h['tau_cpu_ms']:.3f}", f"{h['tau_cpu_ms'] / f['tau_cpu_ms']:.2g}x"])
     return table(["observable", "τ_int flow (steps)", "flow CPU ms/step", "τ_int HMC (traj.)", "HMC CPU ms/traj.",
                   "τ·cost flow (CPU ms)", "τ·cost HMC (CPU ms)", "HMC / flow"], rows)
 
