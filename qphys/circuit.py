@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from numbers import Number
-from typing import Any
 
 import numpy as np
 import torch
 
+from qphys.cv_builder import CVBuilder
 from qphys.errors import (
     BatchSizeError,
     MatrixError,
@@ -33,40 +33,9 @@ from qphys.errors import (
     UnsupportedOperationError,
     WireError,
 )
+from qphys.ir import MEASUREMENT_KINDS, Measurement, Operation
 from qphys.observables import Observable
 from qphys.ops import get_spec
-from qphys.ops.cv import CVBuilder
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One operation: ``name`` (a registered op), ``wires`` and ``params``."""
-
-    name: str
-    wires: tuple[int, ...]
-    params: tuple[Any, ...] = ()
-
-    @property
-    def spec(self):
-        return get_spec(self.name)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """A measurement: ``kind`` is one of :data:`MEASUREMENT_KINDS`.
-
-    ``obs`` is set for ``expval``/``var``; ``wires`` for ``probs``/``sample``/``counts``
-    (``None`` means all wires, in order).
-    """
-
-    kind: str
-    obs: Any = None
-    wires: tuple[int, ...] | None = None
-
-
-MEASUREMENT_KINDS = (
-    "expval", "var", "probs", "sample", "counts", "state", "fock_probs", "homodyne",
-)
 
 
 def _batch_of(value) -> int | None:
@@ -85,11 +54,6 @@ class Circuit(CVBuilder):
     Raises:
         WireError: neither or both of ``wires`` and ``modes`` given, or a non-positive count.
     """
-
-    #: Hint for devices: a ``Device.vjp`` on this very object follows ``execute``, so a device
-    #: may keep what it needs (``torch.qubit`` keeps the final state). Set by ``qphys.execute``
-    #: on its private copies only.
-    keep_final_state = False
 
     def __init__(self, wires: int | None = None, *, modes: int | None = None):
         if (wires is None) == (modes is None):
@@ -132,7 +96,13 @@ class Circuit(CVBuilder):
         for w in wires:
             if isinstance(w, bool) or not isinstance(w, (int, np.integer)):
                 raise WireError(f"{name}: {unit} must be an integer, got {w!r}")
-            if not 0 <= w < self.num_wires:
+            if w < 0:
+                raise WireError(
+                    f"{name}: {unit} {w} is negative; {unit}s are numbered 0..{self.num_wires - 1} "
+                    f"and negative indices do not count from the end (the last {unit} is "
+                    f"{self.num_wires - 1})"
+                )
+            if w >= self.num_wires:
                 raise WireError(
                     f"{name}: {unit} {w} is out of range for a circuit with {self.num_wires} "
                     f"{unit}s (valid: 0..{self.num_wires - 1}); build Circuit({unit}s="
@@ -466,6 +436,12 @@ class Circuit(CVBuilder):
         new.measurements = list(self.measurements)
         return new
 
+    def with_measurements(self, measurements) -> Circuit:
+        """Copy with ``measurements`` (a sequence of :class:`Measurement`) instead of the circuit's."""
+        new = self.copy()
+        new.measurements = list(measurements)
+        return new
+
     def trainable_params(self) -> list[tuple[int, int]]:
         """``(op_index, param_index)`` of every tensor parameter that requires grad."""
         out = []
@@ -507,10 +483,7 @@ class Circuit(CVBuilder):
         new = Circuit.__new__(Circuit)
         new.__dict__.update(self.__dict__)
         new.measurements = []
-        ops = []
-        for op in reversed(self.operations):
-            ops.append(_inverse_op(op))
-        new.operations = ops
+        new.operations = [Operation(*_inverse(op)) for op in reversed(self.operations)]
         return new
 
     def structure_hash(self) -> str:
@@ -541,33 +514,9 @@ class Circuit(CVBuilder):
         return h.hexdigest()[:16]
 
 
-_INVERSE_NAMES = {"s": "sdg", "sdg": "s", "t": "tdg", "tdg": "t"}
-_NEGATE = {"rx", "ry", "rz", "p", "rxx", "ryy", "rzz", "crx", "cry", "crz", "cp"}
-
-
-def _inverse_op(op: Operation) -> Operation:
-    """The inverse of one qubit operation as an operation of the gate set."""
-    spec = op.spec
-    if spec.name == "state_prep":
-        raise UnsupportedOperationError("state_prep has no inverse; it is not a unitary gate")
-    if spec.self_inverse or spec.name == "i":
-        return op
-    if op.name in _INVERSE_NAMES:
-        return Operation(_INVERSE_NAMES[op.name], op.wires, ())
-    if op.name in _NEGATE:
-        return Operation(op.name, op.wires, tuple(-p for p in op.params))
-    if op.name == "u":
-        theta, phi, lam = op.params
-        return Operation("u", op.wires, (-theta, -lam, -phi))
-    if spec.family == "qubit":
-        if op.name == "unitary":
-            m = op.params[0]
-        else:
-            from qphys.sim.statevector.apply import as_param
-
-            m = spec.matrix(*[as_param(p, torch.complex128, None) for p in op.params], dtype=torch.complex128)
-        return Operation("unitary", op.wires, (m.conj().transpose(-1, -2),))
-    raise UnsupportedOperationError(f"no inverse defined for {op.name!r}")
+def _inverse(op: Operation) -> tuple[str, tuple[int, ...], tuple]:
+    name, params = op.spec.invert(op.params)
+    return name, op.wires, params
 
 
 def _digest(p) -> str:
@@ -591,3 +540,6 @@ def _obs_key(obs) -> str:
                 fs.append(f"{type(f).__name__}{f.wires}{_digest(torch.as_tensor(m)) if m is not None else ''}")
         parts.append(f"{c!r}*{'@'.join(fs)}")
     return "+".join(parts)
+
+
+__all__ = ["Circuit", "Operation", "Measurement", "MEASUREMENT_KINDS"]

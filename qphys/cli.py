@@ -43,24 +43,34 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_check_device(args) -> int:
-    import pytest
+    from qphys.errors import ConfigError
+    from qphys.testing import check_device
 
-    from qphys.testing import SUITE_PATHS
-
-    argv = [*SUITE_PATHS, "-q", "-p", "no:cacheprovider", "--qphys-device", args.name]
-    if args.shots:
-        argv += ["--qphys-shots", str(args.shots)]
-    if args.options:
-        argv += ["--qphys-device-options", args.options]
-    return int(pytest.main(argv + list(args.pytest_args)))
+    try:
+        options = json.loads(args.options) if args.options else None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--options must be a JSON object, e.g. '{{\"dtype\": \"complex128\"}}' ({exc})") from None
+    if options is not None and not isinstance(options, dict):
+        raise ConfigError(f"--options must be a JSON object, got {type(options).__name__}")
+    report = check_device(args.name, shots=args.shots, options=options, select=args.select)
+    if not report.checks:
+        raise ConfigError(f"no conformance check matches --select {args.select!r}")
+    print(report.format(verbose=args.verbose))
+    return 0 if report.ok else 1
 
 
 def _cmd_bench(args) -> int:
-    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    root = Path(args.dir)
     if not root.is_dir():
-        print("benchmarks/ is not next to this installation (run from a source checkout)", file=sys.stderr)
+        print(f"qphys: error: no benchmarks folder at {root.resolve()}; the benchmarks ship with the source "
+              "checkout, not the installed package: run from the repository root or pass --dir", file=sys.stderr)
         return 2
     scripts = sorted(root.glob("*.py")) if not args.names else [root / f"{n}.py" for n in args.names]
+    missing = [s.stem for s in scripts if not s.is_file()]
+    if missing:
+        known = ", ".join(s.stem for s in sorted(root.glob("*.py")) if not s.name.startswith("_"))
+        print(f"qphys: error: no benchmark named {', '.join(missing)}; available: {known}", file=sys.stderr)
+        return 2
     status = 0
     for s in scripts:
         if s.name.startswith("_"):
@@ -71,6 +81,13 @@ def _cmd_bench(args) -> int:
     return status
 
 
+def _demo_epilog() -> str:
+    from qphys.demo import sections
+
+    rows = "\n".join(f"  {s.name:14} {s.title}" for s in sections())
+    return f"sections (run in this order; pick some with --section NAME):\n{rows}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qphys", description="qphys: quantum ML on one Device layer")
     sub = p.add_subparsers(dest="command", required=True)
@@ -79,24 +96,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=_cmd_devices)
 
-    m = sub.add_parser("demo", help="run the main job on the default device")
+    m = sub.add_parser(
+        "demo", help="run the main job on the default device", epilog=_demo_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     m.add_argument("--quick", action="store_true", help="smaller problems, for a fast look")
     m.add_argument("--no-progress", action="store_true", help="hide progress bars")
     m.add_argument("--out", default="out/demo", help="folder for plots and results.json")
-    m.add_argument("--section", action="append", help="run only this section (repeatable)")
+    m.add_argument("--section", action="append", metavar="NAME",
+                   help="run only this section (repeatable; the sections are listed below)")
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=_cmd_demo)
 
-    c = sub.add_parser("check-device", help="run the conformance suite on a device")
+    c = sub.add_parser(
+        "check-device", help="run the conformance suite on a device",
+        description="Run the device conformance checks in-process (qphys.testing.check_device) and print "
+        "failures, skips and a summary; exit status 1 when a check fails.",
+    )
     c.add_argument("name")
     c.add_argument("--shots", type=int, default=None)
     c.add_argument("--options", default=None, help='device options as JSON, e.g. \'{"dtype": "complex128"}\'')
-    c.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    c.add_argument("-k", "--select", default=None, metavar="TEXT",
+                   help="run only the checks whose name contains TEXT (e.g. test_gate)")
+    c.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
     c.set_defaults(func=_cmd_check_device)
 
     b = sub.add_parser("bench", help="run the benchmarks (side by side with peers)")
     b.add_argument("names", nargs="*", help="benchmark names (default: all)")
     b.add_argument("--quick", action="store_true")
+    b.add_argument("--dir", default="benchmarks",
+                   help="the benchmarks folder of a source checkout (default: ./benchmarks)")
     b.set_defaults(func=_cmd_bench)
 
     _add_jobs(sub)
@@ -114,16 +143,7 @@ def _add_jobs(sub) -> None:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra: list[str] = []
-    if "--" in argv:  # argparse cannot give `check-device NAME --shots N -- -x` to pytest_args itself
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if extra:
-        if not hasattr(args, "pytest_args"):
-            parser.error(f"arguments after -- are only accepted by check-device, got {' '.join(extra)}")
-        args.pytest_args = [*args.pytest_args, *extra]
+    args = build_parser().parse_args(argv)
     from qphys.errors import QphysError
 
     try:

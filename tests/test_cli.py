@@ -29,10 +29,53 @@ def test_devices_lists_torch_qubit():
     assert "torch.qubit" in names
 
 
+def test_devices_prints_no_warning():
+    """Listing builds no fake IBM backend (one of them warns about its calibration data when built)."""
+    env = dict(os.environ, PYTHONWARNINGS="default")
+    p = subprocess.run([*QPHYS, "devices"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "Warning" not in p.stderr, p.stderr[-2000:]
+    assert "ibm.fake_manila" in p.stdout
+
+
 def test_check_device_torch_qubit_passes(tmp_path):
     p = run("check-device", "torch.qubit", cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
-    assert " passed" in p.stdout and " failed" not in p.stdout
+    summary = p.stdout.strip().splitlines()[-1]
+    assert summary.startswith("torch.qubit (exact): ") and " 0 failed" in summary
+    assert int(summary.split(": ")[1].split(" passed")[0]) >= 40
+
+
+def test_check_device_unknown_name_is_one_line():
+    p = run("check-device", "torch.qbit")
+    assert p.returncode == 2
+    assert p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr[-3000:]
+    assert lines[0].startswith("qphys: error: no device named 'torch.qbit'") and "torch.qubit" in lines[0]
+
+
+def test_check_device_select_and_failure_exit_status(capsys):
+    from qphys import cli
+
+    assert cli.main(["check-device", "torch.qubit", "-k", "test_gate[cx]", "-v"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "PASSED   conformance_qubit::test_gate[cx]"
+    assert out[-1].startswith("torch.qubit (exact): 1 passed, 0 failed, 0 skipped")
+    # torch.fock at its default cutoff misses the squeezed-vacuum moments by 1e-4 > atol 1e-5
+    assert cli.main(["check-device", "torch.fock", "-k", "test_squeezing"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED   conformance_cv::test_squeezing: squeezed vacuum" in out
+    assert cli.main(["check-device", "torch.fock", "-k", "test_squeezing", "--options", '{"cutoff": 30}']) == 0
+
+
+def test_check_device_bad_options_and_empty_selection(capsys):
+    from qphys import cli
+
+    assert cli.main(["check-device", "torch.qubit", "--options", "dtype=complex128"]) == 2
+    assert "--options must be a JSON object" in capsys.readouterr().err
+    assert cli.main(["check-device", "torch.qubit", "-k", "no_such_check"]) == 2
+    assert "no conformance check matches --select 'no_such_check'" in capsys.readouterr().err
 
 
 def test_demo_quick_classifier_writes_plot(tmp_path):
@@ -41,7 +84,10 @@ def test_demo_quick_classifier_writes_plot(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     plot = out / "classifier_loss.png"
     assert plot.is_file() and plot.stat().st_size > 1000
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    head = plot.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert width > 2 * height  # two panels: the loss and the decision boundary
     results = json.loads((out / "results.json").read_text())
     acc = results["classifier"]["test_accuracy"]
     assert 0.0 <= acc <= 1.0
@@ -50,9 +96,32 @@ def test_demo_quick_classifier_writes_plot(tmp_path):
 
 def test_demo_unknown_section_is_an_error(tmp_path):
     from qphys.demo import run_demo
+    from qphys.errors import ConfigError
 
-    with pytest.raises(ValueError, match=r"unknown demo section\(s\) \['nosuch'\]; available: .*classifier"):
-        run_demo(out_dir=tmp_path, quick=True, progress=False, only=["nosuch"])
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"unknown demo section\(s\) \['nosuch'\]; available: .*classifier"):
+        run_demo(out_dir=out, quick=True, progress=False, only=["nosuch"])
+    assert not out.exists()  # nothing written before the check
+
+
+def test_demo_unknown_section_on_the_command_line(tmp_path, capsys):
+    from qphys import cli
+
+    assert cli.main(["demo", "--section", "foo", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qphys: error: unknown demo section(s) ['foo']; available: classifier, kernels")
+    assert err.count("\n") == 1
+
+
+def test_demo_help_lists_the_sections(capsys):
+    from qphys.cli import build_parser
+    from qphys.demo import sections
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--help"])
+    out = capsys.readouterr().out
+    for sec in sections():
+        assert f"  {sec.name:14} {sec.title}" in out
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["devices", "--help"], ["check-device", "--help"], ["demo", "--help"]])
@@ -70,17 +139,35 @@ def test_console_script_is_installed():
     assert script.exists(), "the qphys console script is not installed next to the interpreter"
 
 
-def test_check_device_passes_extra_args_to_pytest(monkeypatch):
-    import pytest as pytest_module
-
+def test_bench_runs_scripts_from_a_folder_not_from_the_package(tmp_path, capsys):
     from qphys import cli
 
-    seen = {}
-    monkeypatch.setattr(pytest_module, "main", lambda argv: seen.setdefault("argv", argv) and 0)
-    assert cli.main(["check-device", "torch.qubit", "--shots", "100", "--", "-x", "-k", "test_gate"]) == 0
-    argv = seen["argv"]
-    assert argv[argv.index("--qphys-device") + 1] == "torch.qubit"
-    assert argv[argv.index("--qphys-shots") + 1] == "100"
-    assert argv[-3:] == ["-x", "-k", "test_gate"]
-    with pytest.raises(SystemExit):
-        cli.main(["devices", "--", "-x"])
+    assert cli.main(["bench", "--dir", str(tmp_path / "none")]) == 2
+    assert "no benchmarks folder at" in capsys.readouterr().err
+    (tmp_path / "hello.py").write_text("import sys; print('quick' if '--quick' in sys.argv else 'full')")
+    (tmp_path / "_helper.py").write_text("raise SystemExit(3)")
+    assert cli.main(["bench", "--dir", str(tmp_path), "--quick"]) == 0
+    assert cli.main(["bench", "nosuch", "--dir", str(tmp_path)]) == 2
+    assert "no benchmark named nosuch; available: hello" in capsys.readouterr().err
+
+
+def test_wheel_ships_only_the_qphys_package(tmp_path):
+    """benchmarks/, examples/ and tests/ stay out of the installed distribution."""
+    import shutil
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    for name in ("qphys", "benchmarks", "examples"):
+        shutil.copytree(root / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    p = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "w"),
+         str(src)], capture_output=True, text=True, timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    (wheel,) = (tmp_path / "w").glob("qphys-*.whl")
+    tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"qphys"}

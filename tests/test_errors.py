@@ -44,8 +44,11 @@ def no_simulation(monkeypatch):
 def test_wire_out_of_range():
     with pytest.raises(WireError, match=r"rx: wire 3 is out of range for a circuit with 2 wires \(valid: 0\.\.1\)"):
         qphys.Circuit(wires=2).rx(0.1, 3)
-    with pytest.raises(WireError, match=r"cx: wire -1 is out of range"):
+    with pytest.raises(WireError, match=r"cx: wire -1 is negative; wires are numbered 0\.\.1 .*the last wire is 1"):
         qphys.Circuit(wires=2).cx(0, -1)
+    with pytest.raises(WireError) as info:  # the fix must not be the impossible Circuit(wires=0)
+        qphys.Circuit(wires=2).h(-1)
+    assert "Circuit(wires=" not in str(info.value)
     with pytest.raises(WireError, match=r"build Circuit\(wires=5\)"):
         qphys.Circuit(wires=2).h(4)
 
@@ -177,8 +180,17 @@ def test_too_many_qubits_for_memory(no_simulation):
         qphys.execute(c, dev)
     # a qubit count no machine holds, on the default memory limit
     big = qphys.Circuit(wires=64).h(63).expval(Z(0))
-    with pytest.raises(ResourceError, match=r"simulating 64 qubits .* bytes\) but only .* is available; use fewer qubits"):
+    with pytest.raises(ResourceError, match=r"simulating 64 qubits .* bytes\) but only .* is available; use fewer qubits"
+                       r", dtype='complex64' \(half the memory\) or a matrix-product-state device"):
         qphys.execute(big, qphys.device("torch.qubit", dtype="complex128"))
+    # complex64 is already in use: the message must not suggest it (nor a batch that is not there)
+    with pytest.raises(ResourceError) as info:
+        qphys.execute(big, qphys.device("torch.qubit"))
+    assert "complex64" in str(info.value) and "dtype='complex64'" not in str(info.value)
+    assert "batch" not in str(info.value).split("available;")[1]
+    batched = qphys.Circuit(wires=40).ry(torch.zeros(3), 0).expval(Z(0))
+    with pytest.raises(ResourceError, match=r"use fewer qubits, a smaller batch or a matrix-product-state"):
+        qphys.execute(batched, qphys.device("torch.qubit"))
 
 
 def test_sample_needs_shots(no_simulation):

@@ -51,16 +51,24 @@ def sections() -> list[Section]:
 
 
 def run_demo(*, out_dir="out/demo", quick=False, progress=True, only=None, seed=0) -> dict:
-    """Run the demo sections (``only``: a list of section names) and return their metrics."""
+    """Run the demo sections (``only``: a list of section names) and return their metrics.
+
+    Raises:
+        ConfigError: a name in ``only`` is not a section (the message lists the sections);
+            raised before anything runs or is written.
+    """
+    from qphys.errors import ConfigError
+
+    found = sections()
+    if only:
+        unknown = set(only) - {s.name for s in found}
+        if unknown:
+            names = ", ".join(s.name for s in found)
+            raise ConfigError(f"unknown demo section(s) {sorted(unknown)}; available: {names}")
+    chosen = [s for s in found if not only or s.name in only]
     ctx = DemoContext(Path(out_dir), quick=quick, progress=progress, seed=seed)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     results = {}
-    chosen = [s for s in sections() if not only or s.name in only]
-    if only:
-        unknown = set(only) - {s.name for s in sections()}
-        if unknown:
-            names = ", ".join(s.name for s in sections())
-            raise ValueError(f"unknown demo section(s) {sorted(unknown)}; available: {names}")
     for sec in chosen:
         print(f"\n== {sec.title} ==", flush=True)
         t0 = time.perf_counter()

@@ -23,14 +23,10 @@ from qphys.generative import (
     qbas_score,
     valid_fraction,
 )
+from qphys.plots import distribution_bars
 
 
 def run(ctx: DemoContext) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     dev = qphys.device("torch.qubit", dtype="complex128")
     with files("qphys.generative").joinpath("data/bas3x3_depth10.pt").open("rb") as fh:
         saved = torch.load(fh)
@@ -54,15 +50,9 @@ def run(ctx: DemoContext) -> dict:
     kl2 = float(kl_divergence(t2, p2))
     print(f"   2x2 BAS trained live ({len(hist.loss)} L-BFGS iterations): KL {kl2:.4f}, "
           f"valid fraction {valid_fraction(p2, bars_and_stripes(2, 2)):.4f}")
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.bar(range(512), target.numpy(), width=3, color="0.6", label="target")
-    ax.bar(range(512), p.numpy(), width=1.5, color="C1", label="Born machine")
-    ax.set(xlabel="basis state", ylabel="probability", title="3x3 bars and stripes")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig = distribution_bars(target, p, title="3x3 bars and stripes", labels=("target", "Born machine"))
     path = ctx.out_dir / "born_machine_bas.png"
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     print(f"   plot: {path}")
     return {"kl_3x3": kl3, "valid_3x3": vf3, "qbas_3x3": q["qbas"], "kl_2x2_live": kl2}
 

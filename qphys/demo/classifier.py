@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import torch
-from sklearn.datasets import make_moons
-from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 import qphys
 from qphys.demo import DemoContext, Section
+from qphys.plots import loss_and_decision_boundary
 from qphys.templates import angle_embedding, hardware_efficient
 
 
@@ -39,10 +38,11 @@ class HybridClassifier(torch.nn.Module):
 
 
 def run(ctx: DemoContext) -> dict:
-    import matplotlib
+    from qphys._deps import require
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("sklearn", extra="kernels", feature="the classifier demo's data set (make_moons)")
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import train_test_split
 
     torch.manual_seed(ctx.seed)
     n = 200 if ctx.quick else 400
@@ -70,14 +70,15 @@ def run(ctx: DemoContext) -> dict:
     with torch.no_grad():
         train_acc = (model(Xtr).argmax(1) == ytr).float().mean().item()
         test_acc = (model(Xte).argmax(1) == yte).float().mean().item()
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(range(1, epochs + 1), losses, marker="o", ms=3)
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title="Hybrid classifier on torch.qubit (moons)")
-    fig.tight_layout()
+    fig = loss_and_decision_boundary(
+        losses, lambda grid: model(grid).softmax(1)[:, 1], torch.cat([Xtr, Xte]), torch.cat([ytr, yte]),
+        title="hybrid classifier on torch.qubit (moons)",
+    )
+    fig.axes[0].set_ylabel("cross-entropy")
     path = ctx.out_dir / "classifier_loss.png"
     fig.savefig(path, dpi=120)
-    plt.close(fig)
-    print(f"   train accuracy {train_acc:.3f}   test accuracy {test_acc:.3f}   loss curve: {path}")
+    print(f"   train accuracy {train_acc:.3f}   test accuracy {test_acc:.3f}   "
+          f"loss and decision boundary: {path}")
     return {"train_accuracy": train_acc, "test_accuracy": test_acc, "final_loss": losses[-1]}
 
 

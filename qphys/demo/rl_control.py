@@ -11,14 +11,10 @@ import numpy as np
 import torch
 
 from qphys.demo import DemoContext, Section
+from qphys.plots import figure
 
 
 def run(ctx: DemoContext) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from qphys.rl.agents import rollout
     from qphys.rl.baselines import stochastic_descent
     from qphys.rl.control_env import (
@@ -58,7 +54,8 @@ def run(ctx: DemoContext) -> dict:
     panels.append((0.5, QubitControlEnv(T=0.5), res.best_protocol, res.best_fidelity, sd.best_protocol,
                    sd.best_fidelity))
 
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6, 1.9 * len(panels)), squeeze=False)
+    fig = figure(figsize=(6, 1.9 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (T, env, dqn_p, dqn_f, sd_p, sd_f) in zip(axes[:, 0], panels):
         t = np.arange(env.num_steps + 1) * env.dt
         for p, label, shift in ((sd_p, f"SD F={sd_f:.6f}", 0.2), (dqn_p, f"DQN F={dqn_f:.6f}", -0.2)):
@@ -70,7 +67,6 @@ def run(ctx: DemoContext) -> dict:
     fig.tight_layout()
     path = ctx.out_dir / "rl_control_protocols.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     print(f"   protocols: {path}")
     return metrics
 

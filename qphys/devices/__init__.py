@@ -7,10 +7,13 @@ both as the subpackage (``qphys.devices.torch_qubit``) and as the listing functi
 import sys
 import types
 
-from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.devices.registry import device, device_names, devices
+from qphys.devices.base import Capabilities, Device, Result, RunConfig, VJPFunction, execute_and_compute_vjp
+from qphys.devices.registry import DeviceFamily, device, device_names, devices
 
-__all__ = ["Device", "Capabilities", "RunConfig", "Result", "device", "devices", "device_names"]
+__all__ = [
+    "Device", "Capabilities", "RunConfig", "Result", "DeviceFamily", "VJPFunction", "execute_and_compute_vjp",
+    "device", "devices", "device_names",
+]
 
 
 class _CallableModule(types.ModuleType):

@@ -2,21 +2,36 @@
 
 A device implements :meth:`Device.execute`. It may override :meth:`Device.preprocess`
 (validate and decompose before anything is spent; the default checks circuits against
-:attr:`Device.capabilities`) and :meth:`Device.vjp` (adjoint gradients). Run settings travel in
-the frozen :class:`RunConfig`; change one with :func:`dataclasses.replace`.
+:attr:`Device.capabilities`) and :meth:`Device.execute_and_vjp` (results plus a
+vector-Jacobian-product function; the default runs shifted circuits, devices with native
+adjoint gradients override it). Run settings travel in the frozen :class:`RunConfig`; change
+one with :func:`dataclasses.replace`.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from qphys.circuit import Circuit, Measurement
-from qphys.errors import ConfigError, UnsupportedOperationError, WireError
+from qphys.circuit import Circuit
+from qphys.devices.shift import shift_vjp
+from qphys.errors import ConfigError, DifferentiationError, UnsupportedOperationError, WireError
+from qphys.ir import Measurement
+
+#: ``(op_index, param_index)`` of every parameter to differentiate, per circuit.
+Trainable = Sequence[Sequence[tuple[int, int]]]
+#: ``vjp_fn(grad_outputs) -> grads``: ``grad_outputs[c][m]`` is the cotangent of measurement
+#: ``m`` of circuit ``c`` (shaped like its value, ``None`` where unused); ``grads[c][t]`` is the
+#: gradient of trainable parameter ``t`` of circuit ``c`` (``(B,)`` for a batched parameter, a
+#: scalar otherwise; ``None`` where no cotangent reaches it).
+VJPFunction = Callable[[Sequence[Sequence[Any]]], list[list[Any]]]
+#: Gradient methods every device supports through :meth:`Device.execute_and_vjp`.
+SHIFT_METHODS = ("parameter-shift", "finite-diff")
 
 
 @dataclass(frozen=True)
@@ -24,22 +39,27 @@ class RunConfig:
     """Settings of one execution.
 
     Attributes:
-        shots: ``None`` for exact results, else a positive number of samples per circuit.
+        shots: ``None`` for exact results, else a positive number of samples per measurement
+            setting: the terms of all ``expval``/``var`` observables of a circuit are grouped
+            into qubit-wise commuting settings (:mod:`qphys.measurements`), and each setting
+            is measured ``shots`` times; ``probs``/``sample``/``counts`` share the
+            computational-basis setting. Every qubit device means the same by it.
         seed: seed of the sampling generator; the same seed reproduces the same samples.
-        executor: an executor for devices that fan work out (DESIGN.md §7); passed through
-            untouched — none of the built-in devices uses one yet.
-        progress: show progress bars on long work.
-        fd_step: step of central finite differences.
+        executor: reserved for the scale-out work (issue #13, DESIGN.md §7), where it becomes
+            the executor that ships circuit shards to workers; until then no device reads it.
+        fd_step: step of central finite differences; ``None`` (default) picks ``1e-4`` for
+            exact runs and a shot-noise-suited step with shots
+            (:func:`qphys.devices.shift.finite_diff_step`).
 
     Raises:
-        ConfigError: ``shots`` is not a positive integer, or ``seed`` not an integer.
+        ConfigError: ``shots`` is not a positive integer, ``seed`` not an integer, or
+            ``fd_step`` not positive.
     """
 
     shots: int | None = None
     seed: int | None = None
     executor: Any = None
-    progress: bool = False
-    fd_step: float = 1e-4
+    fd_step: float | None = None
 
     def __post_init__(self):
         if self.shots is not None:
@@ -49,8 +69,10 @@ class RunConfig:
                 )
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ConfigError(f"seed must be an integer or None, got {self.seed!r}")
-        if not self.fd_step > 0:
-            raise ConfigError(f"fd_step must be positive, got {self.fd_step!r}")
+        if self.fd_step is not None and (
+            isinstance(self.fd_step, bool) or not isinstance(self.fd_step, (int, float)) or not self.fd_step > 0
+        ):
+            raise ConfigError(f"fd_step must be a positive number or None (automatic), got {self.fd_step!r}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +87,8 @@ class Capabilities:
         max_wires: largest number of wires (``None``: limited by memory only).
         exact: can return exact (shots=None) results.
         shots: can sample.
-        native_diff: ``"backprop"`` and/or ``"adjoint"``.
+        native_diff: ``"backprop"`` (the device computes in torch) and/or ``"adjoint"`` (the
+            device overrides :meth:`Device.execute_and_vjp` for ``method="adjoint"``).
         batching: executes a batched circuit natively (else it is split).
     """
 
@@ -218,21 +241,103 @@ class Device(abc.ABC):
                                 )
         return list(circuits)
 
-    def vjp(self, circuits, trainable, grad_outputs, config):  # pragma: no cover - optional
-        """Optional adjoint vector-Jacobian product.
+    def execute_and_vjp(
+        self,
+        circuits: Sequence[Circuit],
+        config: RunConfig,
+        *,
+        trainable: Trainable | None = None,
+        method: str = "parameter-shift",
+    ) -> tuple[list[Result], VJPFunction]:
+        """Run ``circuits`` and return their results with a vector-Jacobian-product function.
+
+        The default (every device): ``execute`` now; the returned ``vjp_fn`` runs every shifted
+        circuit of every trainable parameter of every circuit in ONE :meth:`execute` call
+        (parameter shift, or central finite differences). Devices with native gradients
+        (``"adjoint"`` in :attr:`Capabilities.native_diff`) override this and keep what their
+        backward pass needs (``torch.qubit``: the final state) in the closure, nowhere else.
+
+        Nothing here is hidden state: ``vjp_fn`` holds the device, detached copies of the
+        circuits, ``config`` and ``trainable``, never the results, so dropping the results and
+        ``vjp_fn`` frees everything. :func:`execute_and_compute_vjp` is the one-call form for
+        executors that run a shard of circuits in another process.
 
         Args:
-            circuits: detached circuits (as passed to :meth:`execute`).
-            trainable: per circuit, the ``(op_index, param_index)`` pairs to differentiate.
-            grad_outputs: per circuit, one cotangent per measurement (``None`` where unused).
+            circuits: circuits to run, already :meth:`preprocess`-ed. Tensor parameters may
+                require grad; they are detached here.
             config: the run configuration.
+            trainable: per circuit, the ``(op_index, param_index)`` pairs to differentiate
+                (default: every tensor parameter that requires grad).
+            method: ``"parameter-shift"`` or ``"finite-diff"`` (every device), ``"adjoint"``
+                (devices with ``"adjoint"`` in ``capabilities.native_diff``).
 
         Returns:
-            Per circuit, one gradient per trainable parameter, shaped like that parameter.
-        """
-        raise NotImplementedError
+            ``(results, vjp_fn)``: ``results`` as :meth:`execute` returns them, and
+            ``vjp_fn(grad_outputs) -> grads`` (see :data:`VJPFunction`).
 
-    @classmethod
-    def supports_vjp(cls) -> bool:
-        """True when the device overrides :meth:`vjp` (adjoint differentiation)."""
-        return cls.vjp is not Device.vjp
+        Raises:
+            DifferentiationError: a method this device does not implement.
+
+        Examples:
+            >>> import torch, qphys
+            >>> dev = qphys.device("torch.qubit", dtype="complex128")
+            >>> c = qphys.Circuit(wires=1).rx(torch.tensor(0.3), 0).expval(qphys.Z(0))
+            >>> results, vjp_fn = dev.execute_and_vjp([c], dev.default_config, trainable=[[(0, 0)]])
+            >>> round(float(results[0].values[0]), 4), round(float(vjp_fn([[torch.tensor(1.0)]])[0][0]), 4)
+            (0.9553, -0.2955)
+        """
+        circuits, trainable = detached_with_trainable(circuits, trainable)
+        if method not in SHIFT_METHODS:
+            raise DifferentiationError(
+                f"device {self.name!r} computes gradients by {' or '.join(SHIFT_METHODS)} only, not {method!r}"
+            )
+        results = self.execute(circuits, config)
+        return results, functools.partial(shift_vjp, self, circuits, trainable, config=config, method=method)
+
+
+def detached_with_trainable(circuits, trainable=None):
+    """Detached copies of ``circuits`` and, unless given, their trainable positions (for
+    overrides of :meth:`Device.execute_and_vjp`).
+
+    Raises:
+        DifferentiationError: ``trainable`` does not list one entry per circuit.
+    """
+    if trainable is None:
+        trainable = [c.trainable_params() for c in circuits]
+    trainable = [list(t) for t in trainable]
+    if len(trainable) != len(circuits):
+        raise DifferentiationError(
+            f"trainable lists {len(trainable)} circuit(s) but {len(circuits)} circuit(s) were given"
+        )
+    return [c.detached() for c in circuits], trainable
+
+
+def execute_and_compute_vjp(
+    device: Device,
+    circuits: Sequence[Circuit],
+    grad_outputs: Sequence[Sequence[Any]],
+    config: RunConfig,
+    *,
+    trainable: Trainable | None = None,
+    method: str = "parameter-shift",
+) -> tuple[list[Result], list[list[Any]]]:
+    """Results and vector-Jacobian products of ``circuits`` in one call.
+
+    A pure function of picklable inputs (a device, circuits with CPU tensor parameters, a
+    :class:`RunConfig`, cotangent tensors, plain lists): an executor can run it on a shard of
+    circuits in another process and send back the results and gradients, where the
+    ``vjp_fn`` closure of :meth:`Device.execute_and_vjp` would not travel. Values come back on
+    the device's torch device; call ``.cpu()`` before shipping them.
+
+    Examples:
+        >>> import torch, qphys
+        >>> from qphys.devices.base import execute_and_compute_vjp
+        >>> c = qphys.Circuit(wires=1).ry(torch.tensor(0.3), 0).expval(qphys.Z(0))
+        >>> dev = qphys.device("torch.qubit", dtype="complex128")
+        >>> _, grads = execute_and_compute_vjp(dev, [c], [[torch.tensor(1.0)]], dev.default_config,
+        ...                                    trainable=[[(0, 0)]], method="adjoint")
+        >>> round(float(grads[0][0]), 4)
+        -0.2955
+    """
+    results, vjp_fn = device.execute_and_vjp(circuits, config, trainable=trainable, method=method)
+    return results, vjp_fn(grad_outputs)

@@ -1,8 +1,8 @@
 """Device discovery through the ``qphys.devices`` entry-point group.
 
 An entry point named exactly (``torch.qubit``) maps to a Device class; one named with a
-trailing ``*`` (``ibm.*``, ``pennylane.*``) maps to a factory class with
-``create(name, **options)`` and ``available_names()`` that serves a whole family of names.
+trailing ``*`` (``ibm.*``, ``pennylane.*``) maps to a :class:`DeviceFamily`: a factory that
+serves a whole family of names.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 from functools import lru_cache
 from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
 
+from qphys.devices.base import Capabilities, Device
 from qphys.errors import DeviceNotFoundError, DeviceOptionError
 
 GROUP = "qphys.devices"
@@ -22,6 +24,42 @@ PROVIDERS = {
     "sf.": "qphys-strawberryfields (pip install -e backends/strawberryfields)",
     "pennylane.": "qphys-pennylane (pip install -e backends/pennylane)",
 }
+
+
+@runtime_checkable
+class DeviceFamily(Protocol):
+    """What a ``*`` entry point (``ibm.*``, ``pennylane.*``) provides: usually a class whose
+    methods are classmethods.
+
+    Examples:
+        >>> import qphys
+        >>> class ToyFamily:
+        ...     @classmethod
+        ...     def available_names(cls):
+        ...         return ["toy.qubit"]
+        ...     @classmethod
+        ...     def capabilities_for(cls, name):
+        ...         return qphys.Capabilities()
+        ...     @classmethod
+        ...     def create(cls, name, **options):
+        ...         return qphys.device("torch.qubit", **options)
+        >>> isinstance(ToyFamily, DeviceFamily)
+        True
+    """
+
+    def available_names(self) -> list[str]:
+        """Concrete device names of the family installed here (``qphys devices`` lists them)."""
+
+    def capabilities_for(self, name: str) -> Capabilities:
+        """The capabilities of device ``name``, without building it."""
+
+    def create(self, name: str, **options) -> Device:
+        """Build device ``name`` with keyword ``options``.
+
+        Raises:
+            DeviceNotFoundError: the family has no such device.
+            DeviceOptionError: an option the device does not have.
+        """
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +82,15 @@ def _load(name):
             if best is None or len(ep_name) > len(best.name):
                 best = ep
     if best is not None:
-        return best.load(), True
+        family = best.load()
+        if not isinstance(family, DeviceFamily):
+            missing = [m for m in ("available_names", "capabilities_for", "create") if not hasattr(family, m)]
+            raise DeviceNotFoundError(
+                f"entry point {best.name!r} ({best.value}) of group {GROUP!r} is not a device family: it "
+                f"lacks {', '.join(missing)} (see qphys.devices.registry.DeviceFamily); fix or uninstall "
+                "that plugin"
+            )
+        return family, True
     return None, False
 
 

@@ -10,8 +10,16 @@ import torch
 from qphys._random import seeded_generator
 from qphys._warn import warn
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.devices.torch_qubit import available_memory, fmt_bytes, parse_dtype, parse_torch_device
-from qphys.errors import DeviceOptionError, ResourceError, UnsupportedOperationError
+from qphys.devices.options import (
+    available_memory,
+    check_shots_observables,
+    fmt_bytes,
+    parse_cutoff,
+    parse_dtype,
+    parse_max_memory,
+    parse_torch_device,
+)
+from qphys.errors import DeviceOptionError, ResourceError
 from qphys.ops import registered_names
 from qphys.sim import fock as F
 from qphys.sim.fock import TruncationWarning
@@ -20,38 +28,6 @@ from qphys.sim.fock import measure as FM
 log = logging.getLogger(__name__)
 
 CV_MEASUREMENTS = frozenset({"expval", "var", "fock_probs", "homodyne", "state"})
-#: observable kinds a sampling (shots) run estimates from homodyne outcomes
-_QUADRATURES = ("X", "P", "Quad")
-
-
-def parse_cutoff(cutoff) -> int:
-    """Validate the Fock cutoff (an integer >= 2)."""
-    if isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 2:
-        raise DeviceOptionError(
-            f"cutoff must be an integer >= 2 (photon numbers 0..cutoff-1 are kept), got {cutoff!r}; "
-            "cutoff=10 suits states with a few photons per mode"
-        )
-    return cutoff
-
-
-def check_shots_observables(device_name, circuits, config, *, number_ok: bool):
-    """With shots, only quadratures (and, where sampled, photon numbers) can be estimated."""
-    if config.shots is None:
-        return
-    for c in circuits:
-        for m in c.measurements:
-            if m.kind in ("expval", "var"):
-                kind = m.obs.kind
-                if kind in _QUADRATURES or (number_ok and kind == "N"):
-                    continue
-                raise UnsupportedOperationError(
-                    f"device {device_name!r} cannot estimate {m.kind}({m.obs!r}) from shots (only "
-                    f"quadratures{' and photon numbers' if number_ok else ''}); use shots=None"
-                )
-            if m.kind == "state":
-                raise UnsupportedOperationError(
-                    f"device {device_name!r}: the state is not available with shots; use shots=None"
-                )
 
 
 class TorchFockDevice(Device):
@@ -101,9 +77,7 @@ class TorchFockDevice(Device):
         if isinstance(trace_warning, bool) or not isinstance(trace_warning, (int, float)) or not 0 <= trace_warning < 1:
             raise DeviceOptionError(f"trace_warning must be a probability in [0, 1), got {trace_warning!r}")
         self.trace_warning = float(trace_warning)
-        if max_memory is not None and (not isinstance(max_memory, int) or max_memory <= 0):
-            raise DeviceOptionError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
-        self.max_memory = max_memory
+        self.max_memory = parse_max_memory(max_memory)
         self._warned = False
 
     def __repr__(self):

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-import torch
-
 from qphys._random import seeded_generator
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.devices.torch_fock import check_shots_observables
-from qphys.devices.torch_qubit import parse_torch_device
-from qphys.errors import DeviceOptionError, UnsupportedOperationError
+from qphys.devices.options import check_shots_observables, parse_real_dtype, parse_torch_device
+from qphys.errors import UnsupportedOperationError
 from qphys.ops.cv import GAUSSIAN_GATES, non_gaussian_gates
 from qphys.sim import gaussian as GS
-
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 class TorchGaussianDevice(Device):
@@ -34,7 +29,7 @@ class TorchGaussianDevice(Device):
         >>> c = qphys.Circuit(modes=2).squeezing(0.5, 0.0, 0).beamsplitter(0.7, 0.0, 0, 1)
         >>> r = qphys.execute(c.expval(cv.N(0)), qphys.device("torch.gaussian"))
         >>> round(float(r.expvals[0]), 4)  # sinh(0.5)^2 cos(0.7)^2
-        0.1576
+        0.1588
     """
 
     name = "torch.gaussian"
@@ -49,12 +44,7 @@ class TorchGaussianDevice(Device):
 
     def __init__(self, *, shots=None, seed=None, dtype="float64", torch_device="cpu"):
         super().__init__(shots=shots, seed=seed)
-        if dtype in _DTYPES.values():
-            self.dtype = dtype
-        elif isinstance(dtype, str) and dtype in _DTYPES:
-            self.dtype = _DTYPES[dtype]
-        else:
-            raise DeviceOptionError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        self.dtype = parse_real_dtype(dtype)
         self.torch_device = parse_torch_device(torch_device)
 
     def preprocess(self, circuits, config):

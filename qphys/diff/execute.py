@@ -1,20 +1,40 @@
-"""The :func:`execute` entry point and the autograd bridge for device-side gradients."""
+"""The :func:`execute` entry point and the autograd bridge for device-side gradients.
+
+The bridge holds no state of its own: the device's :meth:`~qphys.devices.Device.execute_and_vjp`
+returns the results and a ``vjp_fn`` closure, and a :class:`torch.autograd.Function` connects
+the differentiable values to the circuit parameters and calls ``vjp_fn`` on backward. The
+closure never references the results, so dropping the results frees everything, with or
+without the garbage collector.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
 from qphys.circuit import Circuit
-from qphys.devices.base import Device, Result, RunConfig
-from qphys.diff.shift import LINEAR_KINDS, has_recipes, shift_vjp
+from qphys.devices.base import Device, Result, RunConfig, VJPFunction
+from qphys.devices.shift import DIFFERENTIABLE_KINDS, has_recipes
 from qphys.errors import DifferentiationError
 
 METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff")
 _ALIASES = {"parameter_shift": "parameter-shift", "finite_diff": "finite-diff", "ps": "parameter-shift", "fd": "finite-diff"}
-_UNSET = object()
+
+
+class _Default(enum.Enum):
+    """Sentinel type of :data:`DEVICE_DEFAULT`."""
+
+    DEVICE_DEFAULT = "DEVICE_DEFAULT"
+
+    def __repr__(self) -> str:
+        return "DEVICE_DEFAULT"
+
+
+#: Default of ``execute(shots=..., seed=...)``: keep the device's own setting.
+DEVICE_DEFAULT = _Default.DEVICE_DEFAULT
 
 
 def _as_device(device) -> Device:
@@ -25,12 +45,42 @@ def _as_device(device) -> Device:
     return make(device)
 
 
+def _adjoint_blocker(device: Device, circuits: Sequence[Circuit], config: RunConfig) -> str | None:
+    """``None`` when adjoint differentiation applies, else the one reason it does not."""
+    caps = device.capabilities
+    if "adjoint" not in caps.native_diff:
+        return f"device {device.name!r} has no adjoint method (native_diff={caps.native_diff})"
+    if config.shots is not None:
+        return f"it needs exact results, but shots={config.shots}"
+    for c in circuits:
+        for m in c.measurements:
+            if m.kind != "expval":
+                return f"it supports expval measurements only, and the circuit measures {m.kind!r}"
+        for i, _ in c.trainable_params():
+            if c.operations[i].spec.matrix_param:
+                return f"the matrix of {c.operations[i].name!r} (operation {i}) is trainable"
+    return None
+
+
+def _trainable_matrix(circuits: Sequence[Circuit]) -> str | None:
+    for c in circuits:
+        for i, _ in c.trainable_params():
+            if c.operations[i].spec.matrix_param:
+                return c.operations[i].name
+    return None
+
+
 def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit], config: RunConfig) -> str:
     """The concrete method ``diff_method`` means for these circuits on this device.
 
+    ``best`` picks, in order: ``backprop`` (torch devices, exact), ``adjoint`` (devices with a
+    native adjoint, exact, expval only), ``parameter-shift`` (every trainable operation has an
+    exact shift rule), and ``finite-diff`` for exact runs only: with shots, finite differences
+    of sampled values are dominated by shot noise, so ``best`` never picks them.
+
     Raises:
-        DifferentiationError: unknown method, or one that cannot apply (the message says which
-            methods can).
+        DifferentiationError: unknown method, or one that cannot apply (the message says the one
+            reason why, and which methods can).
     """
     method = _ALIASES.get(diff_method, diff_method)
     if method not in METHODS:
@@ -40,17 +90,26 @@ def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit]
     caps = device.capabilities
     exact = config.shots is None
     can_backprop = "backprop" in caps.native_diff and exact
-    only_expval = all(m.kind == "expval" for c in circuits for m in c.measurements)
-    can_adjoint = device.supports_vjp() and exact and only_expval and not any(
-        c.operations[i].spec.matrix_param for c in circuits for i, _ in c.trainable_params()
-    )
-    can_shift = all(has_recipes(c, c.trainable_params()) for c in circuits)
+    adjoint_blocker = _adjoint_blocker(device, circuits, config)
+    no_rule = sorted({c.operations[i].name for c in circuits for i, j in c.trainable_params()
+                      if not has_recipes(c, [(i, j)])})
+    matrix = _trainable_matrix(circuits)
     if method == "best":
         if can_backprop:
             return "backprop"
-        if can_adjoint:
+        if adjoint_blocker is None:
             return "adjoint"
-        return "parameter-shift" if can_shift else "finite-diff"
+        if not no_rule:
+            return "parameter-shift"
+        method = "finite-diff"
+        if not exact and matrix is None:
+            raise DifferentiationError(
+                f"no exact shift rule for {', '.join(no_rule)}, and device {device.name!r} samples "
+                f"(shots={config.shots}): finite differences of sampled values are dominated by shot "
+                "noise, so diff_method='best' does not pick them; use shots=None, or ask for "
+                "diff_method='finite-diff' explicitly (its step with shots is (3/sqrt(shots))**(1/3); "
+                "set RunConfig(fd_step=...) to choose another)"
+            )
     if method == "backprop" and not can_backprop:
         why = "it samples (shots set); use shots=None" if "backprop" in caps.native_diff else (
             "it does not compute in torch"
@@ -58,60 +117,52 @@ def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit]
         raise DifferentiationError(
             f"device {device.name!r} cannot backpropagate: {why}; use 'parameter-shift' or 'finite-diff'"
         )
-    if method == "adjoint" and not can_adjoint:
+    if method == "adjoint" and adjoint_blocker is not None:
         raise DifferentiationError(
-            f"adjoint differentiation needs a device with vjp (got {device.name!r}: "
-            f"{'yes' if device.supports_vjp() else 'no'}), exact results and expval measurements "
-            "only; use 'backprop' or 'parameter-shift'"
+            f"adjoint differentiation does not apply: {adjoint_blocker}; use 'backprop' or 'parameter-shift'"
         )
-    if method == "parameter-shift" and not can_shift:
-        bad = sorted({c.operations[i].name for c in circuits for i, j in c.trainable_params()
-                      if not has_recipes(c, [(i, j)])})
+    if method in ("parameter-shift", "finite-diff") and matrix is not None:
         raise DifferentiationError(
-            f"no parameter-shift rule for {', '.join(bad)}; use diff_method='finite-diff'"
+            f"the matrix of {matrix!r} is trainable, and shifting a matrix entry by entry is no gradient "
+            "rule; differentiate it with diff_method='backprop' on a torch device (shots=None)"
+        )
+    if method == "parameter-shift" and no_rule:
+        raise DifferentiationError(
+            f"no parameter-shift rule for {', '.join(no_rule)}; use diff_method='finite-diff'"
         )
     return method
 
 
-class _DeviceGradient(torch.autograd.Function):
-    """Forward on the device; backward by ``Device.vjp`` or batched shifted circuits."""
+@dataclass(frozen=True)
+class _Layout:
+    """Where the differentiable values sit: ``slots[k] = (circuit, measurement)`` of output
+    ``k``; ``num_measurements[c]``; shape, dtype and torch device of every parameter."""
+
+    slots: tuple[tuple[int, int], ...]
+    num_measurements: tuple[int, ...]
+    params: tuple[tuple[torch.Size, torch.dtype, torch.device], ...]
+
+
+class _VJPBridge(torch.autograd.Function):
+    """Attach device-computed values to the circuit parameters; backward calls ``vjp_fn``."""
 
     @staticmethod
-    def forward(ctx, setup, *params):
-        device, circuits, trainable, config, method = setup
-        detached = [c.detached() for c in circuits]
-        if method == "adjoint":
-            for d in detached:
-                d.keep_final_state = True
-        results = device.execute(detached, config)
-        slots, outs = [], []
-        for ci, (c, r) in enumerate(zip(circuits, results)):
-            for mi, (m, v) in enumerate(zip(c.measurements, r.values)):
-                if m.kind in LINEAR_KINDS + ("var",) and torch.is_tensor(v):
-                    slots.append((ci, mi))
-                    outs.append(v)
-        ctx.setup, ctx.detached, ctx.slots = setup, detached, slots
-        ctx.results = results
-        ctx.param_meta = [(p.shape, p.dtype) for p in params]
-        return tuple(outs)
+    def forward(ctx, vjp_fn: VJPFunction, layout: _Layout, values: tuple, *params):
+        ctx.set_materialize_grads(False)
+        ctx.vjp_fn, ctx.layout = vjp_fn, layout
+        return tuple(values)
 
     @staticmethod
     def backward(ctx, *grads):
-        device, circuits, trainable, config, method = ctx.setup
-        detached = ctx.detached
-        gouts = [[None] * len(c.measurements) for c in detached]
-        for (ci, mi), g in zip(ctx.slots, grads):
-            if g is not None:
-                gouts[ci][mi] = g
-        if method == "adjoint":
-            per_circuit = device.vjp(detached, trainable, gouts, config)
-        else:
-            per_circuit = shift_vjp(device, detached, trainable, gouts, config, method)
-        flat = [g for gs in per_circuit for g in gs]
+        layout: _Layout = ctx.layout
+        gouts: list[list] = [[None] * n for n in layout.num_measurements]
+        for (ci, mi), g in zip(layout.slots, grads):
+            gouts[ci][mi] = g
+        flat = [g for gs in ctx.vjp_fn(gouts) for g in gs]
         out = []
-        for g, (shape, dtype) in zip(flat, ctx.param_meta):
-            out.append(None if g is None else torch.as_tensor(g).reshape(shape).to(dtype))
-        return (None, *out)
+        for g, (shape, dtype, device) in zip(flat, layout.params):
+            out.append(None if g is None else torch.as_tensor(g).reshape(shape).to(device=device, dtype=dtype))
+        return (None, None, None, *out)
 
 
 def execute(
@@ -119,8 +170,8 @@ def execute(
     device="torch.qubit",
     *,
     diff_method: str = "best",
-    shots=_UNSET,
-    seed=_UNSET,
+    shots: int | None | _Default = DEVICE_DEFAULT,
+    seed: int | None | _Default = DEVICE_DEFAULT,
     config: RunConfig | None = None,
 ):
     """Run ``circuits`` on ``device``; the returned tensors carry PyTorch gradients.
@@ -129,9 +180,10 @@ def execute(
         circuits: a :class:`~qphys.Circuit` or a sequence of them.
         device: a device name (``"torch.qubit"``) or a :class:`~qphys.devices.Device`.
         diff_method: one of ``best``, ``backprop``, ``adjoint``, ``parameter-shift``,
-            ``finite-diff``.
-        shots: override the device's shots (``None``: exact).
-        seed: override the device's seed.
+            ``finite-diff`` (see :func:`resolve_method`).
+        shots: override the device's shots (``None``: exact; ``N``: samples per measurement
+            setting, :mod:`qphys.measurements`); :data:`DEVICE_DEFAULT` keeps the device's.
+        seed: override the device's seed; :data:`DEVICE_DEFAULT` keeps the device's.
         config: a full :class:`RunConfig` (``shots``/``seed`` still override it).
 
     Returns:
@@ -151,9 +203,9 @@ def execute(
     dev = _as_device(device)
     cfg = config or dev.default_config
     changes = {}
-    if shots is not _UNSET:
+    if shots is not DEVICE_DEFAULT:
         changes["shots"] = shots
-    if seed is not _UNSET:
+    if seed is not DEVICE_DEFAULT:
         changes["seed"] = seed
     if changes:
         cfg = replace(cfg, **changes)  # RunConfig validates (ConfigError for shots <= 0, ...)
@@ -161,28 +213,33 @@ def execute(
     method = resolve_method(diff_method, dev, circuits, cfg)
     trainable = [c.trainable_params() for c in circuits]
     params = [circuits[ci].operations[i].params[j] for ci, tr in enumerate(trainable) for i, j in tr]
-    differentiable = any(m.kind in LINEAR_KINDS + ("var",) for c in circuits for m in c.measurements)
+    differentiable = any(m.kind in DIFFERENTIABLE_KINDS for c in circuits for m in c.measurements)
     if method == "backprop" or not params or not differentiable or not torch.is_grad_enabled():
         results = dev.execute(circuits if method == "backprop" else [c.detached() for c in circuits], cfg)
     else:
-        outs = _DeviceGradient.apply((dev, circuits, trainable, cfg, method), *params)
-        results = _rebuild(circuits, outs)
+        results, vjp_fn = dev.execute_and_vjp(circuits, cfg, trainable=trainable, method=method)
+        results = _attach(results, circuits, vjp_fn, params)
     for r in results:
         r.metadata.setdefault("diff_method", method)
     return results[0] if single else results
 
 
-def _rebuild(circuits, outs):
-    ctx_results = None
-    # the Function stores the raw results on its ctx; recover them through the outputs' grad_fn
-    for o in outs:
-        if o.grad_fn is not None:
-            ctx_results = o.grad_fn.results
-            slots = o.grad_fn.slots
-            break
-    if ctx_results is None:  # pragma: no cover - only when nothing is differentiable
-        raise DifferentiationError("no differentiable outputs")
-    values = [list(r.values) for r in ctx_results]
+def _attach(results: list[Result], circuits: list[Circuit], vjp_fn: VJPFunction, params: list) -> list[Result]:
+    """``results`` whose differentiable values are outputs of one :class:`_VJPBridge` node."""
+    slots = tuple(
+        (ci, mi)
+        for ci, (c, r) in enumerate(zip(circuits, results))
+        for mi, (m, v) in enumerate(zip(c.measurements, r.values))
+        if m.kind in DIFFERENTIABLE_KINDS and torch.is_tensor(v)
+    )
+    layout = _Layout(
+        slots=slots,
+        num_measurements=tuple(len(c.measurements) for c in circuits),
+        params=tuple((p.shape, p.dtype, p.device) for p in params),
+    )
+    values = tuple(results[ci].values[mi] for ci, mi in slots)
+    outs = _VJPBridge.apply(vjp_fn, layout, values, *params)
+    new = [list(r.values) for r in results]
     for (ci, mi), o in zip(slots, outs):
-        values[ci][mi] = o
-    return [Result(tuple(v), r.measurements, dict(r.metadata)) for v, r in zip(values, ctx_results)]
+        new[ci][mi] = o
+    return [Result(tuple(v), r.measurements, dict(r.metadata)) for v, r in zip(new, results)]

@@ -6,8 +6,9 @@ the provider's job id, the status, timestamps, attempts, the provider's error me
 result as an ``.npz`` blob (numeric arrays only, loaded with ``allow_pickle=False``).
 Credentials never reach the ledger: rows hold no payloads, options or tokens.
 
-The file lives at ``$QPHYS_HOME/jobs.sqlite`` (default: the user cache dir,
-``~/.cache/qphys``). Python's built-in :mod:`sqlite3` is the storage; nothing else is needed.
+The file lives at ``$QPHYS_HOME/jobs.sqlite`` (default: the platform's user cache folder from
+``platformdirs.user_cache_path("qphys")``: ``~/.cache/qphys`` on Linux, ``~/Library/Caches/qphys``
+on macOS, ``%LOCALAPPDATA%\\qphys\\Cache`` on Windows). Python's built-in :mod:`sqlite3` is the storage.
 
 Examples:
     >>> import tempfile, numpy as np
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from platformdirs import user_cache_path
 
 from qphys.errors import ConfigError
 
@@ -60,12 +62,12 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 
 
 def qphys_home() -> Path:
-    """``$QPHYS_HOME`` if set, else the user cache dir (``$XDG_CACHE_HOME/qphys`` or ``~/.cache/qphys``)."""
+    """``$QPHYS_HOME`` if set, else the platform's user cache folder for qphys
+    (``platformdirs.user_cache_path("qphys")``; on Linux ``$XDG_CACHE_HOME/qphys`` or ``~/.cache/qphys``)."""
     env = os.environ.get("QPHYS_HOME")
     if env:
         return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "qphys"
+    return user_cache_path("qphys")
 
 
 def default_path() -> Path:

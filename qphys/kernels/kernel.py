@@ -3,10 +3,15 @@
 Two ways to compute a Gram matrix, chosen per device:
 
 * **statevector** (exact devices that return states): the ``N`` feature states are prepared in
-  ONE batched execution (per tile), and the whole Gram matrix is one matrix product
-  ``|S_X S_Y^†|²`` — ``N`` state preparations instead of ``N²`` circuits. Tiles bound the memory:
-  states are computed ``tile`` rows at a time, and when all states of ``X`` and ``Y`` do not fit
-  in ``max_memory`` they are recomputed per block instead of cached.
+  batched executions (tiles of bounded memory) and the Gram matrix is the matrix product
+  ``|S_X S_Y^†|²`` — ``N`` state preparations instead of ``N²`` circuits. Each state is prepared
+  once whenever the states fit in the memory budget (``max_memory``; default: half of the memory
+  free when the matrix is computed); a symmetric matrix computes only its upper triangle of
+  blocks. When they do not fit, the rows are processed in resident blocks and the other states
+  are prepared again for each block — a warning says how many times and which ``max_memory``
+  avoids it. The states of the reference set (``X`` of ``matrix(X)``, ``Y`` of ``matrix(X, Y)``:
+  the training set of :class:`~qphys.kernels.QSVC`) are kept for the next call with the same
+  data and parameters, so ``predict`` prepares only the test states.
 * **compute-uncompute** (shot-based simulators and hardware): the circuit ``U(y)`` followed by
   ``U(x)^†`` is run for every pair and ``k`` is the probability of ``|0…0>``. For a symmetric
   matrix only the strict upper triangle is run (the diagonal is 1 by construction unless
@@ -22,6 +27,7 @@ the compute-uncompute path).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -29,8 +35,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from qphys._warn import warn
 from qphys.circuit import Circuit
 from qphys.devices.base import Device
+from qphys.devices.torch_qubit import available_memory, fmt_bytes
 from qphys.diff import execute
 from qphys.errors import ConfigError, ParameterError, UnsupportedOperationError
 
@@ -38,6 +46,12 @@ log = logging.getLogger(__name__)
 
 METHODS = ("auto", "statevector", "compute-uncompute")
 POSTPROCESS = ("clip", "psd")
+#: state vectors a tile being prepared occupies per row (the state plus the gates' temporaries)
+WORKSPACE_FACTOR = 4
+#: share of the memory free at call time that the default ``max_memory`` takes
+DEFAULT_MEMORY_FRACTION = 0.5
+#: rows of one block of the Gram matrix product (the overlap block is rows x columns)
+GRAM_BLOCK_ROWS = 256
 
 
 def as_features(X, name: str = "X") -> torch.Tensor:
@@ -96,8 +110,10 @@ class QuantumKernel(torch.nn.Module):
             (compute-uncompute); otherwise the diagonal is exactly 1.
         max_circuits_per_job: split compute-uncompute circuits into device calls of at most this
             many circuits (for providers that cap a job's size); default: all in one call.
-        max_memory: bytes of state vectors a tile may hold (statevector path, and batched
-            compute-uncompute on local simulators).
+        max_memory: bytes of state vectors the kernel may hold (statevector path, and batched
+            compute-uncompute on local simulators); default ``None``: half of the memory free
+            on the device's torch device when a matrix is computed. A 16-qubit state is 512 KiB
+            in complex64, so 1000 samples need 512 MiB to prepare each state once.
         diff_method: gradient method for trainable parameters (see :func:`qphys.execute`).
         progress: show a tqdm bar over tiles.
 
@@ -124,7 +140,7 @@ class QuantumKernel(torch.nn.Module):
         postprocess: str | Sequence[str] | None = None,
         evaluate_diagonal: bool = False,
         max_circuits_per_job: int | None = None,
-        max_memory: int = 1 << 28,
+        max_memory: int | None = None,
         diff_method: str = "best",
         progress: bool = False,
     ):
@@ -141,8 +157,9 @@ class QuantumKernel(torch.nn.Module):
                 raise ConfigError(f"postprocess steps must be among {POSTPROCESS}, got {s!r}")
         if max_circuits_per_job is not None and (not isinstance(max_circuits_per_job, int) or max_circuits_per_job < 1):
             raise ConfigError(f"max_circuits_per_job must be a positive integer, got {max_circuits_per_job!r}")
-        if not isinstance(max_memory, int) or max_memory <= 0:
-            raise ConfigError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+        if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(max_memory, int)
+                                       or max_memory <= 0):
+            raise ConfigError(f"max_memory must be a positive number of bytes or None, got {max_memory!r}")
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
             raise ConfigError(f"shots must be a positive integer or None, got {shots!r}")
         self.feature_map = feature_map
@@ -171,8 +188,10 @@ class QuantumKernel(torch.nn.Module):
             else:
                 self._param_kind = "tensor"
                 self.register_parameter("weights", _as_parameter(params, "params"))
-        #: counters of the last :meth:`matrix` call: circuits run and device calls made
+        #: counters of the last :meth:`matrix` call: circuits run (state preparations on the
+        #: statevector path) and device calls made
         self.last_stats: dict = {}
+        self._state_cache: tuple | None = None  # (key, states) of the last reference set
 
     # ---- configuration --------------------------------------------------------------------
     @property
@@ -253,8 +272,6 @@ class QuantumKernel(torch.nn.Module):
         self.last_stats = {"method": method, "circuits": 0, "execute_calls": 0}
         if method == "statevector":
             K = self._gram_statevector(X, None if symmetric else Y).cpu()
-            if symmetric:  # exact symmetry despite rounding in the matrix product
-                K = 0.5 * (K + K.transpose(0, 1))
         else:
             K = self._gram_compute_uncompute(X, None if symmetric else Y)
         return self._postprocess(K, symmetric)
@@ -276,11 +293,29 @@ class QuantumKernel(torch.nn.Module):
         X = as_features(X, "X")
         if not self.last_stats:
             self.last_stats = {"method": "statevector", "circuits": 0, "execute_calls": 0}
-        n = self._width(X.shape[1])
-        rows = self._tile_rows(n)
-        tiles = []
-        for a in _progress(range(0, X.shape[0], rows), self.progress, "feature states"):
-            tiles.append(self._states_tile(X[a : a + rows]))
+        return self._prepare(X, self._tile_rows(self._width(X.shape[1]), self.memory_budget()))
+
+    def memory_budget(self) -> int:
+        """Bytes of state vectors the kernel may hold: ``max_memory``, or by default
+        :data:`DEFAULT_MEMORY_FRACTION` of the memory free now on the device's torch device."""
+        if self.max_memory is not None:
+            return self.max_memory
+        where = getattr(self.device, "torch_device", None)
+        where = where if isinstance(where, torch.device) else torch.device("cpu")
+        return max(1 << 26, int(available_memory(where) * DEFAULT_MEMORY_FRACTION))
+
+    def __getstate__(self):  # copies and pickles (sklearn's clone, joblib) leave the kept states behind
+        state = self.__dict__.copy()
+        state["_state_cache"] = None
+        return state
+
+    def clear_cache(self) -> None:
+        """Forget the kept states of the last reference set (frees their memory)."""
+        self._state_cache = None
+
+    def _prepare(self, X: torch.Tensor, rows: int) -> torch.Tensor:
+        tiles = [self._states_tile(X[a : a + rows]) for a in _progress(range(0, X.shape[0], rows), self.progress,
+                                                                        "feature states")]
         return torch.cat(tiles, 0)
 
     def _states_tile(self, x: torch.Tensor) -> torch.Tensor:
@@ -299,30 +334,91 @@ class QuantumKernel(torch.nn.Module):
         dtype = getattr(self.device, "dtype", torch.complex128)
         return torch.empty((), dtype=dtype).element_size() if isinstance(dtype, torch.dtype) else 16
 
-    def _tile_rows(self, n: int) -> int:
-        per_row = 2**n * self._itemsize() * 4  # state + gate workspace
-        return max(1, self.max_memory // per_row)
+    def _state_bytes(self, n: int) -> int:
+        return 2**n * self._itemsize()
+
+    def _tile_rows(self, n: int, budget: int | None = None) -> int:
+        """Rows of one batched preparation whose workspace fits in ``budget`` bytes."""
+        budget = self.memory_budget() if budget is None else budget
+        return max(1, budget // (self._state_bytes(n) * WORKSPACE_FACTOR))
+
+    # ---- kept states of the reference set ------------------------------------------------------
+    def _cacheable(self) -> bool:
+        return not (torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()))
+
+    def _cache_key(self, X: torch.Tensor) -> tuple:
+        digest = hashlib.sha1(X.detach().cpu().contiguous().numpy().tobytes())
+        for p in self.parameters():
+            digest.update(p.detach().cpu().contiguous().numpy().tobytes())
+        return (tuple(X.shape), digest.hexdigest(), id(self.device), self.n_qubits)
+
+    def _reference_states(self, X: torch.Tensor, rows: int) -> torch.Tensor:
+        """States of the reference set: from the cache, or prepared (and kept when allowed)."""
+        cacheable = self._cacheable()
+        key = self._cache_key(X) if cacheable else None
+        if key is not None and self._state_cache is not None and self._state_cache[0] == key:
+            self.last_stats["reused_states"] = X.shape[0]
+            return self._state_cache[1]
+        S = self._prepare(X, rows)
+        self._state_cache = (key, S.detach()) if cacheable else None
+        return S
 
     def _gram_statevector(self, X, Y):
         n = self._width(X.shape[1])
-        d = 2**n
-        total = (X.shape[0] + (0 if Y is None else Y.shape[0])) * d * self._itemsize()
-        if total <= self.max_memory:
-            SX = self.states(X)
-            SY = SX if Y is None else self.states(Y)
-            return _fidelity(SX, SY)
-        # states do not fit: recompute them per block, keeping only two tiles alive
-        rows = max(1, self._tile_rows(n) // 2)
-        Yb = X if Y is None else Y
-        log.info("Gram matrix states exceed max_memory=%d bytes; recomputing per %d-row tile", self.max_memory, rows)
+        s = self._state_bytes(n)
+        budget = self.memory_budget()
+        half = budget // 2
+        if Y is None:
+            N = X.shape[0]
+            if N * s <= half:  # every state once; upper triangle of blocks
+                SX = self._reference_states(X, self._tile_rows(n, half))
+                return _gram_symmetric(lambda a, b: SX[a:b], N, GRAM_BLOCK_ROWS, lambda a: SX[a:])
+            return self._gram_symmetric_blocked(X, n, budget)
+        M = Y.shape[0]
+        if M * s <= half:  # reference states held; the rows of X streamed, each prepared once
+            SY = self._reference_states(Y, self._tile_rows(n, half))
+            rows = self._tile_rows(n, max(budget - M * s, s * WORKSPACE_FACTOR))
+            it = _progress(range(0, X.shape[0], rows), self.progress, "Gram rows")
+            return torch.cat([_fidelity(self._states_tile(X[a : a + rows]), SY) for a in it], 0)
+        return self._gram_blocked(X, Y, n, budget)
+
+    def _warn_recompute(self, n: int, count: int, passes: int, budget: int) -> None:
+        need = count * self._state_bytes(n) * 2
+        warn(
+            f"the {count} feature states at {n} qubits ({fmt_bytes(count * self._state_bytes(n))}) do not fit in "
+            f"half of the kernel's memory budget ({fmt_bytes(budget)}); tiling prepares some states up to "
+            f"{passes} times. Pass max_memory={need} (bytes) or more to prepare each state once",
+            UserWarning,
+        )
+        log.info("Gram matrix: %d states at %d qubits exceed half of max_memory=%d; %d passes",
+                 count, n, budget, passes)
+
+    def _resident_rows(self, n: int, budget: int) -> tuple[int, int]:
+        """Rows held resident (half the budget) and rows prepared per streamed tile (the other half)."""
+        s = self._state_bytes(n)
+        return max(1, (budget // 2) // s), self._tile_rows(n, budget // 2)
+
+    def _gram_symmetric_blocked(self, X, n: int, budget: int) -> torch.Tensor:
+        N = X.shape[0]
+        resident, rows = self._resident_rows(n, budget)
+        self._warn_recompute(n, N, math.ceil(N / resident), budget)
+        uppers = []
+        for a in _progress(range(0, N, resident), self.progress, "Gram blocks"):
+            b = min(N, a + resident)
+            SA = self._prepare(X[a:b], rows)
+            parts = [_fidelity(SA, SA)]
+            parts += [_fidelity(SA, self._states_tile(X[c : c + rows])) for c in range(b, N, rows)]
+            uppers.append((a, torch.cat(parts, 1)))
+        return _assemble_symmetric(uppers, N)
+
+    def _gram_blocked(self, X, Y, n: int, budget: int) -> torch.Tensor:
+        resident, rows = self._resident_rows(n, budget)
+        self._warn_recompute(n, Y.shape[0], math.ceil(X.shape[0] / resident), budget)
         blocks = []
-        for a in _progress(range(0, X.shape[0], rows), self.progress, "Gram tiles"):
-            Si = self._states_tile(X[a : a + rows])
-            line = []
-            for b in range(0, Yb.shape[0], rows):
-                Sj = Si if (Y is None and a == b) else self._states_tile(Yb[b : b + rows])
-                line.append(_fidelity(Si, Sj))
-            blocks.append(torch.cat(line, 1))
+        for a in _progress(range(0, X.shape[0], resident), self.progress, "Gram blocks"):
+            SA = self._prepare(X[a : a + resident], rows)
+            blocks.append(torch.cat([_fidelity(SA, self._states_tile(Y[c : c + rows]))
+                                     for c in range(0, Y.shape[0], rows)], 1))
         return torch.cat(blocks, 0)
 
     # ---- compute-uncompute path -----------------------------------------------------------------
@@ -414,6 +510,25 @@ def nearest_psd(K: torch.Tensor) -> torch.Tensor:
     sym = 0.5 * (K + K.transpose(-1, -2))
     w, v = torch.linalg.eigh(sym)
     return (v * w.clamp_min(0.0).unsqueeze(-2)) @ v.transpose(-1, -2)
+
+
+def _gram_symmetric(rows_of: Callable, N: int, block: int, from_row: Callable) -> torch.Tensor:
+    """Symmetric ``|S S^†|²`` from its upper triangle: block ``a`` computes columns ``a..N`` only."""
+    uppers = [(a, _fidelity(rows_of(a, min(N, a + block)), from_row(a))) for a in range(0, N, block)]
+    return _assemble_symmetric(uppers, N)
+
+
+def _assemble_symmetric(uppers: list, N: int) -> torch.Tensor:
+    """The full matrix from row blocks ``(a, U)`` where ``U`` holds columns ``a..N`` of rows
+    ``a..a+len(U)``; the lower triangle is the upper one transposed (exactly symmetric)."""
+    rows = []
+    for a, U in uppers:
+        b = a + U.shape[0]
+        left = [V[:, a - c : b - c].transpose(0, 1) for c, V in uppers if c < a]
+        rows.append(torch.cat([*left, U], 1))
+    K = torch.cat(rows, 0)
+    # the diagonal blocks came from one product each; make them exactly symmetric too
+    return torch.triu(K) + torch.triu(K, 1).transpose(0, 1)
 
 
 def _fidelity(SA: torch.Tensor, SB: torch.Tensor) -> torch.Tensor:

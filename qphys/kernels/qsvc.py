@@ -1,16 +1,25 @@
-"""``QSVC``: scikit-learn's ``SVC`` on a precomputed quantum Gram matrix, as an estimator."""
+"""``QSVC``: scikit-learn's ``SVC`` on a precomputed quantum Gram matrix, as an estimator.
+
+Needs the ``kernels`` extra (scikit-learn): importing this module without it raises
+:class:`~qphys.errors.MissingDependencyError` naming ``pip install "qphys[kernels]"``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.svm import SVC
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from qphys.errors import ParameterError
-from qphys.kernels.kernel import QuantumKernel
+from qphys._deps import require
+
+require("sklearn", extra="kernels", feature="QSVC (scikit-learn estimator)")
+
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+from sklearn.utils.metaestimators import available_if  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data  # noqa: E402
+
+from qphys.errors import ParameterError  # noqa: E402
+from qphys.kernels.kernel import QuantumKernel  # noqa: E402
 
 #: most features the default kernel accepts (one qubit per feature)
 DEFAULT_MAX_FEATURES = 16

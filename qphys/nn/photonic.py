@@ -14,6 +14,8 @@ from torch import nn
 
 from qphys import cv
 from qphys.circuit import Circuit
+from qphys.devices import device as make_device
+from qphys.diff import execute
 from qphys.errors import ConfigError, ParameterError
 from qphys.templates.cv import (
     cv_layer_shapes,
@@ -66,13 +68,9 @@ class PhotonicLayer(nn.Module):
         self.num_modes, self.num_layers = num_modes, num_layers
         self.encoding, self.output, self.kerr = encoding, output, kerr
         if device is None:
-            import qphys
-
-            device = qphys.device("torch.fock", cutoff=cutoff)
+            device = make_device("torch.fock", cutoff=cutoff)
         elif isinstance(device, str):
-            import qphys
-
-            device = qphys.device(device, cutoff=cutoff) if device.endswith("fock") else qphys.device(device)
+            device = make_device(device, cutoff=cutoff) if device.endswith("fock") else make_device(device)
         self.device = device
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.weights = nn.ParameterDict({
@@ -110,9 +108,7 @@ class PhotonicLayer(nn.Module):
         return c
 
     def forward(self, x: torch.Tensor | None = None) -> torch.Tensor:
-        import qphys
-
-        r = qphys.execute(self.circuit(x), self.device)
+        r = execute(self.circuit(x), self.device)
         self.last_metadata = r.metadata
         if self.output == "fock_probs":
             return r.values[0]

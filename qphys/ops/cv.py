@@ -32,8 +32,8 @@ import math
 import numpy as np
 import torch
 
-from qphys.errors import MatrixError, ParameterError, UnsupportedOperationError, WireError
-from qphys.ops.spec import OpSpec, register
+from qphys.errors import MatrixError
+from qphys.ops.spec import OpSpec, dagger_of_matrix, get_spec, negated, register, registered_names
 
 # ---- shift rules ----------------------------------------------------------------------------
 _C1 = (math.sqrt(2) + 1) / (4 * math.sqrt(2))
@@ -78,32 +78,35 @@ def gaussian_shift_condition(circuit, op_index: int) -> str | None:
     return None
 
 
+_M1, _M2 = ("mode",), ("m1", "m2")
 _SPECS = {
-    # name: (modes, params, gaussian, recipe)
-    "displacement": (1, 2, True, (QUADRATIC_TWO_TERM, TRIG_FOUR_TERM)),
-    "squeezing": (1, 2, True, (HYPERBOLIC_FOUR_TERM, TRIG_FOUR_TERM)),
-    "rotation": (1, 1, True, (TRIG_FOUR_TERM,)),
-    "beamsplitter": (2, 2, True, (TRIG_FOUR_TERM, TRIG_FOUR_TERM)),
-    "two_mode_squeezing": (2, 2, True, (HYPERBOLIC_FOUR_TERM, TRIG_FOUR_TERM)),
-    "kerr": (1, 1, False, None),
-    "cross_kerr": (2, 1, False, None),
-    "cubic_phase": (1, 1, False, None),
+    # name: (modes, parameter names, gaussian, recipe, index of the parameter negated by the inverse)
+    "displacement": (_M1, ("r", "phi"), True, (QUADRATIC_TWO_TERM, TRIG_FOUR_TERM), 0),
+    "squeezing": (_M1, ("r", "phi"), True, (HYPERBOLIC_FOUR_TERM, TRIG_FOUR_TERM), 0),
+    "rotation": (_M1, ("theta",), True, (TRIG_FOUR_TERM,), 0),
+    "beamsplitter": (_M2, ("theta", "phi"), True, (TRIG_FOUR_TERM, TRIG_FOUR_TERM), 0),
+    "two_mode_squeezing": (_M2, ("r", "phi"), True, (HYPERBOLIC_FOUR_TERM, TRIG_FOUR_TERM), 0),
+    "kerr": (_M1, ("kappa",), False, None, 0),
+    "cross_kerr": (_M2, ("kappa",), False, None, 0),
+    "cubic_phase": (_M1, ("gamma",), False, None, 0),
 }
 
-for _name, (_nw, _np_, _g, _rec) in _SPECS.items():
+for _name, (_modes, _pnames, _g, _rec, _neg) in _SPECS.items():
     register(
         OpSpec(
-            _name, "cv", _nw, _np_, gaussian=_g, grad_recipe=_rec,
+            _name, "cv", len(_modes), len(_pnames), gaussian=_g, grad_recipe=_rec,
             shift_condition=gaussian_shift_condition if _rec is not None else None,
+            param_names=_pnames, wire_names=_modes, inverse=negated(_name, (_neg,)),
         )
     )
-register(OpSpec("interferometer", "cv", None, 1, matrix_param=True, gaussian=True))
+register(OpSpec("interferometer", "cv", None, 1, matrix_param=True, gaussian=True, param_names=("U",),
+                wire_names=("modes",), inverse=dagger_of_matrix("interferometer")))
 
-#: Names of every CV operation.
-CV_GATES = tuple(_SPECS) + ("interferometer",)
+#: Names of every CV operation (from the registry).
+CV_GATES = tuple(registered_names("cv"))
 #: The Gaussian ones (``torch.gaussian`` runs exactly these).
-GAUSSIAN_GATES = tuple(n for n, s in _SPECS.items() if s[2]) + ("interferometer",)
-NON_GAUSSIAN_GATES = tuple(n for n, s in _SPECS.items() if not s[2])
+GAUSSIAN_GATES = tuple(n for n in CV_GATES if get_spec(n).gaussian)
+NON_GAUSSIAN_GATES = tuple(n for n in CV_GATES if not get_spec(n).gaussian)
 
 
 def non_gaussian_gates(circuit) -> list[str]:
@@ -205,119 +208,7 @@ def interferometer_matrix(mesh, phases, n: int) -> np.ndarray:
     return np.diag(phases) @ u
 
 
-# ---- the builder mixin --------------------------------------------------------------------------
-class CVBuilder:
-    """Builder methods of photonic circuits, mixed into :class:`qphys.Circuit`.
-
-    Every method validates its input and returns the circuit, so calls chain. Parameters are
-    floats or torch tensors; a 1-D tensor of length ``B`` batches the circuit.
-
-    Examples:
-        >>> import qphys
-        >>> from qphys import cv
-        >>> c = qphys.Circuit(modes=2).squeezing(0.3, 0.0, 0).beamsplitter(0.5, 0.1, 0, 1)
-        >>> _ = c.expval(cv.N(1))
-        >>> [op.name for op in c.operations]
-        ['squeezing', 'beamsplitter']
-    """
-
-    def _require_cv(self, name):
-        if self.family != "cv":
-            raise UnsupportedOperationError(
-                f"{name} is a photonic (CV) operation and cannot be added to a qubit circuit; "
-                "build Circuit(modes=...) for it"
-            )
-
-    def displacement(self, r, phi, mode):
-        """Displacement ``D(r e^{i phi})``; ``<x> += 2 r cos(phi)`` (hbar = 2)."""
-        return self.append("displacement", mode, (r, phi))
-
-    def squeezing(self, r, phi, mode):
-        """Squeezing ``S(r e^{i phi})``; ``phi = 0`` squeezes ``x``."""
-        return self.append("squeezing", mode, (r, phi))
-
-    def rotation(self, theta, mode):
-        """Phase rotation ``R(theta) = exp(i theta n)``."""
-        return self.append("rotation", mode, (theta,))
-
-    def beamsplitter(self, theta, phi, m1, m2):
-        """Beamsplitter with transmission amplitude ``cos(theta)`` and phase ``phi``."""
-        return self.append("beamsplitter", (m1, m2), (theta, phi))
-
-    def two_mode_squeezing(self, r, phi, m1, m2):
-        """Two-mode squeezing ``S_2(r e^{i phi})``."""
-        return self.append("two_mode_squeezing", (m1, m2), (r, phi))
-
-    def kerr(self, kappa, mode):
-        """Kerr interaction ``exp(i kappa n^2)`` (non-Gaussian)."""
-        return self.append("kerr", mode, (kappa,))
-
-    def cross_kerr(self, kappa, m1, m2):
-        """Cross-Kerr interaction ``exp(i kappa n_1 n_2)`` (non-Gaussian)."""
-        return self.append("cross_kerr", (m1, m2), (kappa,))
-
-    def cubic_phase(self, gamma, mode):
-        """Cubic phase gate ``exp(i gamma x^3 / 6)`` (hbar = 2; non-Gaussian)."""
-        return self.append("cubic_phase", mode, (gamma,))
-
-    def interferometer(self, U, modes=None):
-        """A fixed passive interferometer: unitary ``U`` (``M x M``) on ``modes`` (default all).
-
-        Simulators that need gates use the Clements decomposition (:func:`clements`). ``U`` is
-        a constant: for a trainable interferometer use
-        :func:`qphys.templates.clements_interferometer` with angles.
-
-        Raises:
-            MatrixError: ``U`` is not square, not ``len(modes)`` wide, or not unitary.
-            ParameterError: ``U`` requires grad.
-        """
-        self._require_cv("interferometer")
-        if torch.is_tensor(U) and U.requires_grad:
-            raise ParameterError(
-                "interferometer: U requires grad, but it is a fixed matrix; for a trainable "
-                "interferometer use qphys.templates.clements_interferometer(circuit, theta, phi, varphi)"
-            )
-        u = check_unitary(U)
-        modes = tuple(range(self.num_wires)) if modes is None else modes
-        if isinstance(modes, (int, np.integer)):
-            modes = (modes,)
-        modes = self._check_wires("interferometer", tuple(modes))
-        if u.shape[0] != len(modes):
-            raise MatrixError(
-                f"interferometer on {len(modes)} mode(s) needs a {len(modes)}x{len(modes)} "
-                f"unitary, got shape {u.shape}"
-            )
-        from qphys.circuit import Operation
-
-        self.operations.append(Operation("interferometer", modes, (torch.as_tensor(u),)))
-        return self
-
-    # ---- measurements ------------------------------------------------------------------------
-    def fock_probs(self, modes=None):
-        """Photon-number probabilities of ``modes`` (default all): ``(B, cutoff**k)``, mode
-        ``modes[0]`` the most significant index."""
-        self._require_cv("fock_probs")
-        from qphys.circuit import Measurement
-
-        self.measurements.append(Measurement("fock_probs", wires=self._measure_wires("fock_probs", modes)))
-        return self
-
-    def homodyne(self, mode, phi=0.0):
-        """Homodyne samples of the quadrature ``x cos(phi) + p sin(phi)`` of ``mode`` (needs
-        shots): ``(B, shots)``."""
-        self._require_cv("homodyne")
-        from qphys.circuit import Measurement
-        from qphys.cv import quad
-
-        if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
-            raise WireError(f"homodyne: mode must be an integer, got {mode!r}")
-        (mode,) = self._check_wires("homodyne", (mode,))
-        obs = quad(mode, float(phi))
-        self.measurements.append(Measurement("homodyne", obs=obs, wires=(mode,)))
-        return self
-
-
 __all__ = [
-    "CVBuilder", "clements", "interferometer_matrix", "check_unitary", "CV_GATES", "GAUSSIAN_GATES",
+    "clements", "interferometer_matrix", "check_unitary", "CV_GATES", "GAUSSIAN_GATES",
     "NON_GAUSSIAN_GATES", "non_gaussian_gates", "gaussian_shift_condition",
 ]

@@ -12,7 +12,16 @@ import math
 
 import torch
 
-from qphys.ops.spec import OpSpec, register
+from qphys.ops.spec import (
+    OpSpec,
+    dagger_of_matrix,
+    get_spec,
+    inverse_named,
+    negated,
+    register,
+    registered_names,
+    self_inverse,
+)
 
 _TWO_TERM = ((0.5, math.pi / 2), (-0.5, -math.pi / 2))
 _C1 = (math.sqrt(2) + 1) / (4 * math.sqrt(2))
@@ -181,67 +190,85 @@ crz_diagonal = _controlled_diag(rz_diagonal)
 cp_diagonal = _controlled_diag(p_diagonal)
 
 
+_ROT = (0.5,)  # matrix entries of exp(-iθP/2) oscillate at ω = 1/2
+_PHASE = (1.0,)  # entries of phase gates e^{iθ} at ω = 1
+_ONE = ("wire",)
+_TWO = ("a", "b")
+_CTRL = ("control", "target")
+
+
 def _register_all():
+    fixed_inverse = {"h": "h", "y": "y", "i": "i", "z": "z", "cz": "cz", "s": "sdg", "sdg": "s", "t": "tdg", "tdg": "t"}
     for name, rows in _FIXED.items():
         n = 2 if len(rows) == 4 else 1
-        register(OpSpec(name, "qubit", n, 0, matrix=_fixed_matrix(rows), self_inverse=name in ("h", "y")))
+        inv = inverse_named(fixed_inverse[name]) if name in fixed_inverse else None  # sx, iswap: dagger
+        register(OpSpec(name, "qubit", n, 0, matrix=_fixed_matrix(rows), wire_names=_TWO if n == 2 else _ONE,
+                        inverse=inv))
     for name, vals in _FIXED_DIAG.items():
         n = 2 if len(vals) == 4 else 1
         diag = _fixed_diag(vals)
         register(
             OpSpec(
-                name, "qubit", n, 0, matrix=_diag_matrix(diag), structure="diagonal",
-                diagonal=diag, self_inverse=name in ("i", "z", "cz"),
+                name, "qubit", n, 0, matrix=_diag_matrix(diag), structure="diagonal", diagonal=diag,
+                wire_names=_CTRL if name == "cz" else _ONE, inverse=inverse_named(fixed_inverse[name]),
             )
         )
+    perm_wires = {"x": _ONE, "cx": _CTRL, "swap": _TWO, "ccx": ("c1", "c2", "target"), "cswap": ("control", "a", "b")}
     for name, perm in _PERMS.items():
         n = {2: 1, 4: 2, 8: 3}[len(perm)]
         register(
             OpSpec(
-                name, "qubit", n, 0, matrix=_perm_matrix(perm), structure="permutation",
-                permutation=perm, self_inverse=True,
+                name, "qubit", n, 0, matrix=_perm_matrix(perm), structure="permutation", permutation=perm,
+                wire_names=perm_wires[name], inverse=self_inverse(name),
             )
         )
-    register(OpSpec("rx", "qubit", 1, 1, matrix=rx_matrix, grad_recipe=(_TWO_TERM,)))
-    register(OpSpec("ry", "qubit", 1, 1, matrix=ry_matrix, grad_recipe=(_TWO_TERM,)))
-    register(OpSpec("u", "qubit", 1, 3, matrix=u_matrix, grad_recipe=(_TWO_TERM,) * 3))
-    register(OpSpec("rxx", "qubit", 2, 1, matrix=rxx_matrix, grad_recipe=(_TWO_TERM,)))
-    register(OpSpec("ryy", "qubit", 2, 1, matrix=ryy_matrix, grad_recipe=(_TWO_TERM,)))
-    for name, diag, rule in (
-        ("rz", rz_diagonal, _TWO_TERM),
-        ("p", p_diagonal, _TWO_TERM),
-        ("rzz", rzz_diagonal, _TWO_TERM),
-        ("crz", crz_diagonal, _FOUR_TERM),
-        ("cp", cp_diagonal, _TWO_TERM),
+    theta = ("theta",)
+    for name, fn, wires in (("rx", rx_matrix, _ONE), ("ry", ry_matrix, _ONE), ("rxx", rxx_matrix, _TWO),
+                            ("ryy", ryy_matrix, _TWO)):
+        register(OpSpec(name, "qubit", len(wires), 1, matrix=fn, grad_recipe=(_TWO_TERM,), param_names=theta,
+                        wire_names=wires, inverse=negated(name), matrix_frequencies=_ROT))
+    register(
+        OpSpec(
+            "u", "qubit", 1, 3, matrix=u_matrix, grad_recipe=(_TWO_TERM,) * 3, param_names=("theta", "phi", "lam"),
+            wire_names=_ONE, inverse=lambda p: ("u", (-p[0], -p[2], -p[1])), matrix_frequencies=(0.5, 1.0, 1.0),
+        )
+    )
+    for name, diag, rule, wires, freq in (
+        ("rz", rz_diagonal, _TWO_TERM, _ONE, _ROT),
+        ("p", p_diagonal, _TWO_TERM, _ONE, _PHASE),
+        ("rzz", rzz_diagonal, _TWO_TERM, _TWO, _ROT),
+        ("crz", crz_diagonal, _FOUR_TERM, _CTRL, _ROT),
+        ("cp", cp_diagonal, _TWO_TERM, _CTRL, _PHASE),
     ):
-        nw = 1 if name in ("rz", "p") else 2
         register(
             OpSpec(
-                name, "qubit", nw, 1, matrix=_diag_matrix(diag), structure="diagonal",
-                diagonal=diag, grad_recipe=(rule,),
+                name, "qubit", len(wires), 1, matrix=_diag_matrix(diag), structure="diagonal", diagonal=diag,
+                grad_recipe=(rule,), param_names=theta, wire_names=wires, inverse=negated(name),
+                matrix_frequencies=freq,
             )
         )
-    for name, target in (("crx", "rx"), ("cry", "ry")):
-        fn = rx_matrix if target == "rx" else ry_matrix
+    for name, target, fn in (("crx", "rx", rx_matrix), ("cry", "ry", ry_matrix)):
         register(
             OpSpec(
                 name, "qubit", 2, 1, matrix=_controlled(fn), num_controls=1, target=target,
-                grad_recipe=(_FOUR_TERM,),
+                grad_recipe=(_FOUR_TERM,), param_names=theta, wire_names=_CTRL, inverse=negated(name),
+                matrix_frequencies=_ROT,
             )
         )
     register(
         OpSpec(
             "cy", "qubit", 2, 0, matrix=_controlled(_fixed_matrix(_FIXED["y"])), num_controls=1,
-            target="y", self_inverse=True,
+            target="y", wire_names=_CTRL, inverse=self_inverse("cy"),
         )
     )
-    register(OpSpec("unitary", "qubit", None, 1, matrix=None, matrix_param=True))
-    register(OpSpec("state_prep", "qubit", None, 1, matrix=None, matrix_param=True))
+    register(OpSpec("unitary", "qubit", None, 1, matrix=None, matrix_param=True, param_names=("matrix",),
+                    wire_names=("wires",), inverse=dagger_of_matrix("unitary")))
+    register(OpSpec("state_prep", "qubit", None, 1, matrix=None, matrix_param=True, param_names=("state",),
+                    wire_names=("wires",)))
 
 
 _register_all()
 
-#: Builder-method names of every qubit gate (``unitary`` and ``state_prep`` included).
-QUBIT_GATES = (
-    "i x y z h s sdg t tdg sx rx ry rz p u cx cy cz swap iswap crx cry crz cp rxx ryy rzz ccx cswap"
-).split()
+#: Names of the named qubit gates (every registered qubit op but ``unitary`` and ``state_prep``),
+#: derived from the registry.
+QUBIT_GATES = tuple(n for n in registered_names("qubit") if not get_spec(n).matrix_param)

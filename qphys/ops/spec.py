@@ -1,15 +1,55 @@
-"""The :class:`OpSpec` record and the name -> spec registry shared by all op families."""
+"""The :class:`OpSpec` record and the name -> spec registry shared by all op families.
+
+A gate is defined once, here: its name, wires, parameters, matrix (qubit ops), shift rule,
+matrix frequencies (for exact matrix derivatives) and inverse. Builder methods of
+:class:`qphys.Circuit` are checked against the registry (``tests/test_gate_registry.py``), the
+conformance suite derives its gate list from it, and every plugin maps each registered name or
+lists it as decomposed (a test fails otherwise).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 from qphys.errors import UnsupportedOperationError
 
 # A shift rule for one parameter: ((coefficient, shift), ...) so that
 # d<f>/dθ = Σ coefficient * <f>(θ + shift).
 ShiftRule = tuple[tuple[float, float], ...]
+#: ``inverse(params) -> (name, params)`` of the inverse operation.
+InverseRule = Callable[[tuple], tuple[str, tuple]]
+
+
+def self_inverse(name: str) -> InverseRule:
+    """Inverse rule of a gate that is its own inverse."""
+    return lambda params: (name, tuple(params))
+
+
+def inverse_named(name: str) -> InverseRule:
+    """Inverse rule of a fixed gate whose inverse is the fixed gate ``name`` (``s`` -> ``sdg``)."""
+    return lambda params: (name, ())
+
+
+def negated(name: str, which: tuple[int, ...] | None = None) -> InverseRule:
+    """Inverse rule ``params -> -params`` (only the parameters ``which``, default all)."""
+
+    def rule(params):
+        return name, tuple(-p if which is None or k in which else p for k, p in enumerate(params))
+
+    return rule
+
+
+def dagger_of_matrix(name: str) -> InverseRule:
+    """Inverse rule of an op whose single parameter is a unitary matrix: its conjugate transpose."""
+
+    def rule(params):
+        m = torch.as_tensor(params[0])
+        return name, (m.conj().transpose(-1, -2).resolve_conj(),)
+
+    return rule
 
 
 @dataclass(frozen=True)
@@ -21,6 +61,15 @@ class OpSpec:
         family: ``"qubit"`` or ``"cv"``.
         num_wires: wires (or modes) acted on; ``None`` for any number (``unitary``).
         num_params: number of real parameters (matrix-valued ops: 1, the matrix itself).
+        param_names: names of the parameters, in order (the builder method's leading
+            arguments).
+        wire_names: names of the wire arguments of the builder method (``("control",
+            "target")``); one name (``"wires"``/``"modes"``) for any number of wires.
+        inverse: ``inverse(params) -> (name, params)`` of the inverse operation; ``None``: the
+            dagger of the matrix as a ``unitary`` (qubit ops with a matrix), or no inverse.
+        matrix_frequencies: per parameter ``ω`` such that every matrix entry is
+            ``c + a cos(ωθ) + b sin(ωθ)`` (``1/2`` for ``exp(-iθP/2)``, ``1`` for phases): then
+            ``dU/dθ = ω (U(θ + s) - U(θ - s)) / 2`` with ``ωs = π/2`` exactly. ``None``: unknown.
         matrix: ``matrix(*params, dtype=, device=)`` -> tensor ``(*batch, d, d)``; qubit ops only.
         structure: ``"dense"``, ``"diagonal"`` or ``"permutation"``.
         diagonal: ``diagonal(*params, dtype=, device=)`` -> ``(*batch, d)`` for diagonal ops.
@@ -30,7 +79,6 @@ class OpSpec:
         grad_recipe: one shift rule per parameter, or ``None`` where no exact rule exists.
         matrix_param: the single parameter is a matrix/vector (``unitary``, ``state_prep``).
         gaussian: for CV ops, whether the gate is Gaussian.
-        self_inverse: applying the op twice is the identity.
         shift_condition: optional ``(circuit, op_index) -> str | None``; a string says why
             ``grad_recipe`` is not exact for that use of the op (CV rules hold only for
             Gaussian circuits measuring quadratic observables); ``None`` means it is.
@@ -49,17 +97,53 @@ class OpSpec:
     grad_recipe: tuple[ShiftRule | None, ...] | None = None
     matrix_param: bool = False
     gaussian: bool = True
-    self_inverse: bool = False
     shift_condition: Callable | None = None
+    param_names: tuple[str, ...] = ()
+    wire_names: tuple[str, ...] = ()
+    inverse: InverseRule | None = None
+    matrix_frequencies: tuple[float, ...] | None = None
+
+    def invert(self, params: tuple) -> tuple[str, tuple]:
+        """``(name, params)`` of the inverse of this op with ``params``.
+
+        Raises:
+            UnsupportedOperationError: the op has no inverse (``state_prep``).
+
+        Examples:
+            >>> from qphys.ops import get_spec
+            >>> get_spec("s").invert(())
+            ('sdg', ())
+            >>> get_spec("u").invert((0.1, 0.2, 0.3))
+            ('u', (-0.1, -0.3, -0.2))
+        """
+        if self.inverse is not None:
+            return self.inverse(tuple(params))
+        if self.matrix is not None:
+            ps = [torch.as_tensor(p, dtype=torch.float64) for p in params]
+            m = self.matrix(*ps, dtype=torch.complex128)
+            return "unitary", (m.conj().transpose(-1, -2).resolve_conj(),)
+        raise UnsupportedOperationError(
+            f"{self.name} has no inverse (it is not a unitary gate); build the circuit without it, "
+            "or prepare the state another way"
+        )
 
 
 _REGISTRY: dict[str, OpSpec] = {}
 
 
 def register(spec: OpSpec) -> OpSpec:
-    """Add ``spec`` to the registry (names are unique across families)."""
-    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
+    """Add ``spec`` to the registry (names are unique across families).
+
+    Raises:
+        ValueError: another spec is registered under the name, or the spec is inconsistent
+            (parameter names, shift rules or frequencies not one per parameter).
+    """
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
         raise ValueError(f"operation {spec.name!r} is already registered")
+    for what, seq in (("param_names", spec.param_names), ("grad_recipe", spec.grad_recipe),
+                      ("matrix_frequencies", spec.matrix_frequencies)):
+        if seq is not None and len(seq) != spec.num_params:
+            raise ValueError(f"{spec.name}: {what} has {len(seq)} entries for {spec.num_params} parameter(s)")
     _REGISTRY[spec.name] = spec
     return spec
 

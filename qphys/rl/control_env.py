@@ -54,8 +54,10 @@ import scipy.linalg
 import torch
 from gymnasium import spaces
 
-import qphys
+from qphys.circuit import Circuit
+from qphys.devices import device as make_device
 from qphys.devices.base import Device
+from qphys.diff import execute
 from qphys.errors import ConfigError
 from qphys.observables import Hermitian, X, Z
 
@@ -221,13 +223,13 @@ class SpinChainControlEnv(gym.Env):
         if not isinstance(device, str):
             raise ConfigError(f"device must be a qphys device name or instance, got {device!r}")
         if device == "torch.qubit":
-            return qphys.device("torch.qubit", dtype="complex128")
-        return qphys.device(device)
+            return make_device("torch.qubit", dtype="complex128")
+        return make_device(device)
 
     def _evolve(self, psi: np.ndarray, action: int) -> np.ndarray:
         wires = tuple(range(self.L))
-        c = qphys.Circuit(wires=self.L).state_prep(torch.as_tensor(psi), wires).unitary(self._U[action], wires)
-        res = qphys.execute(c.state(), self.device)
+        c = Circuit(wires=self.L).state_prep(torch.as_tensor(psi), wires).unitary(self._U[action], wires)
+        res = execute(c.state(), self.device)
         return res.state.detach().cpu().numpy().astype(complex).reshape(-1)
 
     def fidelities(self, protocols) -> np.ndarray:
@@ -261,12 +263,12 @@ class SpinChainControlEnv(gym.Env):
                 f"in [{p.min()}, {p.max()}]"
             )
         wires = tuple(range(self.L))
-        c = qphys.Circuit(wires=self.L).state_prep(torch.as_tensor(self.psi_initial), wires)
+        c = Circuit(wires=self.L).state_prep(torch.as_tensor(self.psi_initial), wires)
         idx = torch.as_tensor(p, dtype=torch.long)
         for k in range(self.num_steps):
             c.unitary(self._U[idx[:, k]], wires)
         c.expval(self._projector)
-        res = qphys.execute(c, self.device)
+        res = execute(c, self.device)
         return res.expvals.detach().cpu().numpy().astype(float).reshape(-1)
 
     # ---- gymnasium API -------------------------------------------------------------------------

@@ -1,1 +1,2 @@
-"""Pure-torch simulation kernels (no device classes): ``statevector``, ``fock``, ``gaussian``."""
+"""Pure-torch simulation kernels (no device classes): ``statevector``, ``fock``, ``gaussian``,
+``linear_optics``."""

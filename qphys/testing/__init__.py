@@ -1,7 +1,9 @@
 """The device conformance suite, shipped inside the package so any plugin can run it.
 
-Run it on any installed device with ``qphys check-device NAME`` (or
-``pytest --pyargs qphys.testing.conformance_qubit --qphys-device NAME``). A test module in a plugin's own test
+Run it on any installed device with ``qphys check-device NAME``, from Python with
+:func:`check_device` (a plain function returning a :class:`Report`, like gymnasium's
+``check_env``), or as pytest tests with ``pytest --pyargs qphys.testing.conformance_qubit
+--qphys-device NAME``. A test module in a plugin's own test
 folder can also run it on chosen devices::
 
     from qphys.testing.conformance_qubit import *  # noqa: F401,F403
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qphys.testing.check import CheckResult, Report, check_device
 from qphys.testing.spec import DeviceSpec
 
 _HERE = Path(__file__).resolve().parent
@@ -22,4 +25,4 @@ _HERE = Path(__file__).resolve().parent
 #: Paths of the conformance test modules (one per op family).
 SUITE_PATHS = [str(p) for p in sorted(_HERE.glob("conformance_*.py"))]
 
-__all__ = ["DeviceSpec", "SUITE_PATHS"]
+__all__ = ["DeviceSpec", "SUITE_PATHS", "check_device", "Report", "CheckResult"]

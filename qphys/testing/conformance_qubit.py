@@ -39,6 +39,7 @@ import torch
 import qphys
 from qphys.errors import UnsupportedOperationError
 from qphys.observables import Hermitian, I, X, Y, Z
+from qphys.ops.qubit import QUBIT_GATES
 from qphys.testing import reference as ref
 from qphys.testing.spec import DeviceSpec
 from qphys.testing.suite import device_for, parametrize_device_specs
@@ -54,10 +55,9 @@ FD_STEP_SHOTS = 0.5
 #: (whose ``atol`` may be 0) still needs room for floating-point rounding.
 STATE_ATOL_FLOOR = 1e-5
 
-#: Every named qubit gate of the builder (``unitary`` and ``state_prep`` have their own tests).
-GATE_NAMES = (
-    "i x y z h s sdg t tdg sx rx ry rz p u cx cy cz swap iswap crx cry crz cp rxx ryy rzz ccx cswap"
-).split()
+#: Every named qubit gate, from the op registry (``unitary`` and ``state_prep`` have their own
+#: tests): a newly registered gate is checked on every device without editing this suite.
+GATE_NAMES = list(QUBIT_GATES)
 
 #: Wire tuples each gate is checked on (3-wire circuits): controls below and above the target.
 GATE_WIRES = {1: [(1,), (2,)], 2: [(0, 2), (2, 0), (1, 0)], 3: [(2, 0, 1), (0, 1, 2), (1, 2, 0)]}

@@ -4,8 +4,9 @@ The conformance suite checks devices against this module, so it deliberately sha
 with the simulators it checks: every gate matrix is written out here from its textbook
 (Qiskit-convention) definition, never taken from :mod:`qphys.ops`, and every gate is applied as
 a full ``2**n x 2**n`` unitary built with Kronecker products and an axis permutation. It is
-slow on purpose (clarity over speed) and meant for circuits of a few qubits. Observables are the
-one thing it takes from qphys: ``obs.matrix(wire_order)``.
+slow on purpose (clarity over speed) and meant for circuits of a few qubits. Observable matrices
+are built here too (:func:`observable_matrix`), from the observable's structure (Pauli names,
+Hermitian matrices, products, sums), never from qphys' ``Observable.matrix``.
 
 Why hand-written rather than Qiskit's ``Statevector``: the conformance suite ships inside qphys
 and must run wherever qphys runs, while Qiskit is a plugin-only dependency (DESIGN.md §1).
@@ -30,6 +31,7 @@ import numpy as np
 
 __all__ = [
     "GATES",
+    "observable_matrix",
     "gate_matrix",
     "embed",
     "embed_state",
@@ -215,16 +217,46 @@ def probs(state: np.ndarray, wires, n: int) -> np.ndarray:
     return out if batched else out[0]
 
 
+_PAULIS = {"I": _I2, "X": _X, "Y": _Y, "Z": _Z}
+
+
+def observable_matrix(obs, n: int) -> np.ndarray:
+    """The ``2**n x 2**n`` matrix of a qphys qubit observable, built from its structure.
+
+    Reads only the observable's data (``Pauli``: ``name``/``wire``; ``Hermitian``:
+    ``numpy_matrix``/``wires``; ``Prod``: ``factors``; ``Sum``: ``summands``) and embeds each
+    factor with :func:`embed`.
+
+    Examples:
+        >>> import qphys
+        >>> observable_matrix(qphys.Z(0) @ qphys.X(1), 2).real.astype(int).tolist()
+        [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, -1], [0, 0, -1, 0]]
+    """
+    kind = type(obs).__name__
+    if kind == "Pauli":
+        return embed(_PAULIS[obs.name], [obs.wire], n)
+    if kind == "Hermitian":
+        return embed(np.asarray(obs.numpy_matrix, dtype=complex), list(obs.wires), n)
+    if kind == "Prod":
+        out = np.eye(2**n, dtype=complex)
+        for f in obs.factors:  # factors act on disjoint wires: their embeddings commute
+            out = out @ observable_matrix(f, n)
+        return out
+    if kind == "Sum":
+        return sum(c * observable_matrix(o, n) for c, o in obs.summands)
+    raise ValueError(f"the reference simulator has no observable {kind!r}")
+
+
 def expval(state: np.ndarray, obs, n: int) -> np.ndarray:
     """``<psi|O|psi>`` (real); batched states give a ``(B,)`` array."""
-    m = obs.matrix(tuple(range(n)))
+    m = observable_matrix(obs, n)
     s = np.asarray(state)
     return np.einsum("...i,ij,...j->...", s.conj(), m, s).real
 
 
 def var(state: np.ndarray, obs, n: int) -> np.ndarray:
     """``<O^2> - <O>^2``."""
-    m = obs.matrix(tuple(range(n)))
+    m = observable_matrix(obs, n)
     s = np.asarray(state)
     o_psi = np.einsum("ij,...j->...i", m, s)
     mean = np.einsum("...i,...i->...", s.conj(), o_psi).real

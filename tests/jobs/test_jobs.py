@@ -16,7 +16,7 @@ import torch
 
 import qphys
 from qphys.cli import main as cli_main
-from qphys.errors import JobError, TransientJobError
+from qphys.errors import ConfigError, JobError, TransientJobError
 from qphys.jobs import (
     FaultInjectingTransport,
     JobRunner,
@@ -70,15 +70,62 @@ def test_qphys_home_sets_default_path(tmp_path, monkeypatch):
     assert Ledger().path == tmp_path / "home" / "jobs.sqlite"
 
 
+def test_default_home_is_the_platform_user_cache_folder(tmp_path, monkeypatch):
+    import platformdirs
+
+    from qphys.jobs import ledger as ledger_module
+    from qphys.jobs import qphys_home
+
+    monkeypatch.delenv("QPHYS_HOME", raising=False)
+    assert qphys_home() == platformdirs.user_cache_path("qphys")
+    # the folder comes from platformdirs (macOS: ~/Library/Caches, Windows: %LOCALAPPDATA%), not from ~/.cache
+    mac = tmp_path / "Library" / "Caches" / "qphys"
+    monkeypatch.setattr(ledger_module, "user_cache_path", lambda app: mac if app == "qphys" else None)
+    assert qphys_home() == mac and Ledger().path == mac / "jobs.sqlite"
+
+
 def test_retry_with_exponential_backoff(tmp_path):
     delays = []
-    policy = RetryPolicy(max_retries=4, base_delay=0.5, factor=2.0, sleep=delays.append)
+    policy = RetryPolicy(max_retries=4, base_delay=0.5, factor=2.0, jitter=0.0, sleep=delays.append)
     t = _Flaky(fail=3)
     runner = JobRunner("dev", t, ledger=Ledger(tmp_path / "l.sqlite"), retry=policy)
     assert runner.run(JobSpec("k", [1, 2]))["x"].tolist() == [1, 2]
     assert delays == [0.5, 1.0, 2.0] and t.submitted == 1
     assert runner.stats.attempts == 4 and runner.stats.retries == 3
     assert runner.ledger.find("dev", "k").attempts == 4
+
+
+class _FlakyFetch(_Flaky):
+    """Accepts every submission; the first ``fail_fetch`` result fetches fail transiently."""
+
+    def __init__(self, fail_fetch):
+        super().__init__()
+        self.fail_fetch, self.fetches = fail_fetch, 0
+
+    def result(self, job_id, timeout=None):
+        self.fetches += 1
+        if self.fail_fetch:
+            self.fail_fetch -= 1
+            raise TransientJobError("502 bad gateway")
+        return super().result(job_id)
+
+
+def test_submission_and_fetch_retries_share_one_jittered_schedule():
+    """Both retry paths wait the policy's jittered, seeded delays: within [(1 - jitter) d, d], not in lockstep."""
+    policy_kw = dict(max_retries=5, base_delay=1.0, factor=2.0, jitter=0.5, seed=42)
+    expected = RetryPolicy(**policy_kw).waits(3)
+    assert all(0.5 * d <= w <= d for w, d in zip(expected, [1.0, 2.0, 4.0]))
+    assert len(set(round(w / d, 6) for w, d in zip(expected, [1.0, 2.0, 4.0]))) == 3  # not a fixed fraction
+    for transport in (_Flaky(fail=3), _FlakyFetch(fail_fetch=3)):
+        delays = []
+        runner = JobRunner("dev", transport, retry=RetryPolicy(**policy_kw, sleep=delays.append))
+        assert runner.run(JobSpec("k", [7]))["x"].tolist() == [7]
+        assert delays == expected and runner.stats.retries == 3 and transport.submitted == 1
+    with pytest.raises(TransientJobError, match="could not fetch the result of job j1 after 6 attempts .*502"):
+        JobRunner("dev", _FlakyFetch(fail_fetch=9), retry=RetryPolicy(**policy_kw, sleep=lambda s: None)).run(
+            JobSpec("k", [7]))
+    with pytest.raises(ConfigError, match="jitter must be in"):
+        RetryPolicy(jitter=1.5)
 
 
 def test_retries_give_up_with_transient_error():

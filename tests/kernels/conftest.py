@@ -23,13 +23,6 @@ def dev128():
     return qphys.device("torch.qubit", dtype="complex128")
 
 
-def installed(name: str) -> bool:
-    try:
-        return name in qphys.device_names()
-    except Exception:
-        return False
-
-
 @pytest.fixture
 def spy():
     """``spy(device)`` -> a :class:`CallCounter` on that device."""

@@ -7,9 +7,16 @@ becomes one broadcast tape, which devices with native broadcasting (``default.qu
 once and the others (``lightning.qubit``) get split by PennyLane into one tape per batch
 element, all sent in the same device call.
 
-Gradients: the device implements :meth:`PennyLaneDevice.vjp`, so ``diff_method="adjoint"``
-(and ``"best"`` for exact ``expval`` circuits) asks PennyLane for the vector-Jacobian product
-computed with the PennyLane device's own best method (adjoint differentiation on
+Shots: ``shots=N`` means N samples per measurement setting, as on every qphys device
+(:mod:`qphys.measurements`): qphys groups the observables' terms into qubit-wise commuting
+settings, and each setting becomes one tape (the circuit, the setting's basis change, and
+``qml.sample`` of every wire), estimated by qphys from the samples. PennyLane's own grouping
+(``split_non_commuting``) would measure differently grouped terms with their own shots.
+
+Gradients: the device overrides :meth:`PennyLaneDevice.execute_and_vjp` for
+``method="adjoint"``, so ``diff_method="adjoint"`` (and ``"best"`` for exact ``expval``
+circuits) asks PennyLane for the vector-Jacobian product computed with the PennyLane device's
+own best method (adjoint differentiation on
 ``lightning.qubit``, backprop on ``default.qubit``; choose with ``diff_method=`` here). This
 keeps qphys' differentiation contract intact: qphys decides *when* to differentiate and by which
 method (parameter shift batches every shifted circuit into one :meth:`execute`, one
@@ -31,6 +38,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from importlib.metadata import entry_points
@@ -40,8 +48,14 @@ import pennylane as qml
 import torch
 
 from qphys.circuit import Circuit
-from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.errors import DeviceNotFoundError, DeviceOptionError, UnsupportedOperationError
+from qphys.devices.base import Capabilities, Device, Result, RunConfig, detached_with_trainable
+from qphys.errors import (
+    DeviceNotFoundError,
+    DeviceOptionError,
+    DifferentiationError,
+    UnsupportedOperationError,
+)
+from qphys.measurements import check_sampled, estimate, plan
 from qphys.ops import registered_names
 from qphys_pennylane.convert import to_pennylane
 
@@ -143,12 +157,7 @@ class PennyLaneDevice(Device):
         circuits = super().preprocess(circuits, config)
         if config.shots is not None:
             for c in circuits:
-                for m in c.measurements:
-                    if m.kind == "var" and len(m.obs.terms()) > 1:
-                        raise UnsupportedOperationError(
-                            "var of a sum of terms cannot be estimated from one measurement "
-                            "setting; use shots=None or measure each term"
-                        )
+                check_sampled(c.with_measurements([m for m in c.measurements if m.kind != "state"]))
         return circuits
 
     def execute(self, circuits, config: RunConfig) -> list[Result]:
@@ -156,33 +165,51 @@ class PennyLaneDevice(Device):
         for g, (n, idx) in enumerate(sorted(self._groups(circuits).items())):
             seed = None if config.seed is None else config.seed + g
             dev = self._pl_device(n, seed)
-            tapes, plan = [], []
+            tapes, plans = [], []
             for k in idx:
-                tape = to_pennylane(circuits[k], shots=config.shots, keep_torch=False)
-                ms = list(tape.measurements)
-                # a state vector has no sampled estimate: with shots, simulators return the
-                # exact state (as torch.qubit does) from a separate analytic tape
-                exact = [i for i, m in enumerate(circuits[k].measurements) if m.kind == "state"]
-                sampled = [i for i in range(len(ms)) if i not in exact] if config.shots else list(range(len(ms)))
-                if config.shots is None:
-                    exact = []
-                parts = []
-                for which, shots in ((sampled, config.shots), (exact, None)):
-                    if which:
-                        parts.append((len(tapes), which))
-                        tapes.append(qml.tape.QuantumScript(tape.operations, [ms[i] for i in which], shots=shots))
-                plan.append((k, parts))
+                plans.append((k, self._tapes(circuits[k], config.shots, tapes)))
             log.debug("running %d tape(s) on %s", len(tapes), self.pl_name)
             results = qml.execute(tapes, dev, diff_method=None)
-            for k, parts in plan:
-                values = [None] * len(circuits[k].measurements)
-                for t, which in parts:
-                    res = results[t]
-                    vals = (res,) if len(which) == 1 else tuple(res)
+            for k, (exact, sampled) in plans:
+                c = circuits[k]
+                values = [None] * len(c.measurements)
+                if exact is not None:
+                    t, which = exact
+                    vals = (results[t],) if len(which) == 1 else tuple(results[t])
                     for i, v in zip(which, vals):
                         values[i] = v
-                out[k] = self._result(circuits[k], values)
+                if sampled is not None:
+                    which, sp, first = sampled
+                    rows = c.batch_size or 1
+                    bits = [_bits(results[first + j], rows, n) for j in range(len(sp.settings))]
+                    for i, dec in zip(which, sp.decoders):
+                        v = estimate(dec, bits)
+                        values[i] = v if c.batch_size is not None else v[0]
+                out[k] = self._result(c, values)
         return out
+
+    def _tapes(self, circuit: Circuit, shots, tapes: list):
+        """Append the tapes of ``circuit`` to ``tapes``: one analytic tape for the exact values
+        (all of them when ``shots`` is None; the state otherwise), and with shots one tape per
+        measurement setting. Returns ``(exact, sampled)`` bookkeeping."""
+        base = to_pennylane(circuit, shots=None, keep_torch=False)
+        ms = list(base.measurements)
+        exact_idx = list(range(len(ms))) if shots is None else [
+            i for i, m in enumerate(circuit.measurements) if m.kind == "state"
+        ]
+        exact = sampled = None
+        if exact_idx:
+            exact = (len(tapes), exact_idx)
+            tapes.append(qml.tape.QuantumScript(base.operations, [ms[i] for i in exact_idx], shots=None))
+        which = [i for i in range(len(ms)) if i not in exact_idx]
+        if which:
+            sp = plan(circuit.with_measurements([circuit.measurements[i] for i in which]))
+            sampled = (which, sp, len(tapes))
+            wires = list(range(circuit.num_wires))
+            for setting in sp.settings:
+                rot = [qml.QubitUnitary(m, wires=list(w)) for m, w in setting.rotations()]
+                tapes.append(qml.tape.QuantumScript(base.operations + rot, [qml.sample(wires=wires)], shots=shots))
+        return exact, sampled
 
     def _result(self, circuit: Circuit, values) -> Result:
         ms = circuit.measurements
@@ -190,8 +217,22 @@ class PennyLaneDevice(Device):
         out = [_convert_value(m, v, circuit, batched) for m, v in zip(ms, values)]
         return Result(tuple(out), tuple(ms), {"device": self.name})
 
-    def vjp(self, circuits, trainable, grad_outputs, config):
-        """Vector-Jacobian products from the PennyLane device's own gradient (adjoint on lightning)."""
+    def execute_and_vjp(self, circuits, config, *, trainable=None, method="parameter-shift"):
+        """:meth:`qphys.devices.Device.execute_and_vjp`; ``method="adjoint"`` returns a ``vjp_fn``
+        that asks PennyLane for the vector-Jacobian product with the PennyLane device's own
+        gradient (``diff_method`` option; adjoint on lightning, backprop on default.qubit)."""
+        if method != "adjoint":
+            return super().execute_and_vjp(circuits, config, trainable=trainable, method=method)
+        circuits, trainable = detached_with_trainable(circuits, trainable)
+        if config.shots is not None:
+            raise DifferentiationError(
+                f"device {self.name!r}: adjoint needs exact results, but shots={config.shots}; use "
+                "diff_method='parameter-shift' or shots=None"
+            )
+        results = self.execute(circuits, config)
+        return results, functools.partial(self._vjp_float64, circuits, trainable)
+
+    def _vjp_float64(self, circuits, trainable, grad_outputs):
         # qphys calls this from inside a torch backward pass, where grad mode is off. Results of
         # lightning.qubit through PennyLane's torch interface (Hamiltonians of several terms)
         # take torch's default dtype; float32 there costs ~1e-8 of gradient accuracy, so the
@@ -241,6 +282,12 @@ class PennyLaneDevice(Device):
                     gs.append(torch.zeros_like(p) if g is None else g.detach())
                 grads_out[k] = gs
         return grads_out
+
+
+def _bits(value, rows: int, n: int) -> np.ndarray:
+    """``qml.sample`` of every wire as ``(rows, shots, n)`` uint8 bits (column ``w`` = wire ``w``)."""
+    arr = np.asarray(value)
+    return arr.reshape(rows, -1, n).astype(np.uint8)
 
 
 def _convert_value(m, v, circuit, batched):

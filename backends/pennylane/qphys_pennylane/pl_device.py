@@ -13,7 +13,7 @@ How a tape runs:
 * PennyLane's preprocessing decomposes operations qphys lacks (:func:`native_operation`),
   defers mid-circuit measurements and validates wires and measurements.
 * Exact (``shots=None``): the tape becomes a :class:`qphys.Circuit` (broadcast parameters
-  become a batched circuit, no splitting) and runs on :class:`TorchQubitDevice`.
+  become a batched circuit, no splitting) and runs on qphys' ``torch.qubit`` device.
   ``expval``/``var`` of observables qphys can express, ``probs`` and ``state`` are qphys
   measurements; any other measurement (density matrices, entropies, trainable Hamiltonian
   coefficients, ...) is evaluated by PennyLane's own ``measure`` on the qphys state tensor, so
@@ -61,9 +61,9 @@ from pennylane.transforms import defer_measurements, split_non_commuting
 from pennylane.transforms.core import CompilePipeline
 from pennylane.wires import Wires
 
+import qphys
 from qphys.circuit import Circuit, Measurement
 from qphys.devices.base import RunConfig
-from qphys.devices.torch_qubit import TorchQubitDevice
 from qphys_pennylane.convert import append_pl_operation, measurement_from_pl, native_operation
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class QphysTorchDevice(Device):
             seed = int(np.random.randint(2**31))
         self._seed = seed
         self._rng = np.random.default_rng(seed)
-        self._qdev = TorchQubitDevice(dtype=dtype, torch_device=torch_device, max_memory=max_memory)
+        self._qdev = qphys.device("torch.qubit", dtype=dtype, torch_device=torch_device, max_memory=max_memory)
 
     @property
     def name(self) -> str:

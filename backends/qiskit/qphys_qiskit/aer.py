@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from qiskit import transpile
 
+from qphys import measurements
 from qphys.errors import DeviceOptionError, JobError, UnsupportedOperationError
 from qphys.jobs import JobNotFoundError, Transport
 from qphys_qiskit import sampling
@@ -251,8 +252,8 @@ class AerDevice(QiskitDevice):
             vals = _aligned(values, tqc) if tqc.num_parameters else values[:1, :0]
             return [("aer", Pub(f"{template.key}/exact", tqc, vals, labels=labels))]
         if "plan" not in template.data:
-            plan = sampling.plan(template.circuit)
-            variants = [self._transpile(s.rotate(template.data["aer_qc"])) for s in plan.settings]
+            plan = measurements.plan(template.circuit)
+            variants = [self._transpile(sampling.rotate(s, template.data["aer_qc"])) for s in plan.settings]
             template.data["plan"] = (plan, variants)
         plan, variants = template.data["plan"]
         return [
@@ -312,7 +313,7 @@ class AerDevice(QiskitDevice):
             for k in range(len(variants))
         ]
         for dec in plan.decoders:
-            v = sampling.estimate(dec, bits)
+            v = measurements.estimate(dec, bits)
             if isinstance(v, list):
                 out.append(v)
             elif dec[0] == "sample":

@@ -53,8 +53,11 @@ GATE_METHODS = {
 #: Qiskit instruction name -> qphys operation name.
 QISKIT_NAMES = {v: k for k, v in GATE_METHODS.items()}
 QISKIT_NAMES.update({"cnot": "cx", "phase": "p", "u3": "u", "cphase": "cp", "toffoli": "ccx", "fredkin": "cswap"})
+#: qphys operations converted through a decomposition instead of one Qiskit gate (none today;
+#: ``tests/backends/test_gate_mappings.py`` fails for a registered op neither mapped nor listed).
+DECOMPOSED: frozenset[str] = frozenset()
 #: Operations every device of this plugin accepts.
-SUPPORTED_OPS = frozenset(GATE_METHODS) | {"unitary", "state_prep"}
+SUPPORTED_OPS = frozenset(GATE_METHODS) | {"unitary", "state_prep"} | DECOMPOSED
 _IGNORED = {"barrier", "delay"}
 
 

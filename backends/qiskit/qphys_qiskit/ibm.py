@@ -22,13 +22,16 @@ here and its deprecation warning is silenced at the call site.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import warnings
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import torch
 
+from qphys import measurements
 from qphys.devices.base import Capabilities
 from qphys.errors import (
     CredentialsError,
@@ -38,6 +41,7 @@ from qphys.errors import (
     TransientJobError,
 )
 from qphys.jobs import JobNotFoundError, Transport
+from qphys.observables import Pauli
 from qphys_qiskit import sampling
 from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
 from qphys_qiskit.aer import _aligned
@@ -68,6 +72,18 @@ def fake_backend_classes() -> dict[str, type]:
             if name and name.startswith("fake_"):
                 out.setdefault(name, cls)
     return dict(sorted(out.items()))
+
+
+@cache
+def fake_backend_num_qubits(short: str) -> int:
+    """Qubits of the fake backend ``short`` (``"fake_manila"``), read from its configuration file.
+
+    Instantiating a fake backend builds its whole ``Target`` from the properties file (about
+    0.13 s and a calibration warning for some); listing devices only needs the qubit count.
+    """
+    cls = fake_backend_classes()[short]
+    with open(os.path.join(cls.dirname, cls.conf_filename), encoding="utf-8") as fh:
+        return int(json.load(fh)["n_qubits"])
 
 
 def _classify(exc: Exception, what: str) -> Exception:
@@ -242,9 +258,9 @@ class IBMDevice(QiskitDevice):
                         obs.append(op.compose(op).simplify().apply_layout(isa.layout))
                 est = (isa, tuple(obs), index)
             if any(m.kind in ("probs", "sample", "counts") for m in c.measurements):
-                zset = sampling.Setting()
-                zset.add([sampling.Pauli("Z", w) for w in range(n)])
-                samp = self._isa(zset.rotate(template.qc))
+                zset = measurements.Setting()
+                zset.add([Pauli("Z", w) for w in range(n)])
+                samp = self._isa(sampling.rotate(zset, template.qc))
             template.data["ibm"] = (est, samp)
         est, samp = template.data["ibm"]
         pubs = []
@@ -269,7 +285,7 @@ class IBMDevice(QiskitDevice):
                 out.append(torch.as_tensor((evs[:, j + 1] - evs[:, j] ** 2).astype(np.float64)))
             else:
                 wires = tuple(range(n)) if m.wires is None else tuple(m.wires)
-                v = sampling.estimate((m.kind, 0, wires), [bits])
+                v = measurements.estimate((m.kind, 0, wires), [bits])
                 out.append(v if isinstance(v, list) else torch.as_tensor(v))
         return out
 
@@ -293,19 +309,24 @@ class IBMFamily:
         return [f"ibm.{n}" for n in fake_backend_classes()]
 
     @classmethod
-    def _fake(cls, name: str):
+    def _fake_name(cls, name: str) -> str:
         short = name[len("ibm."):]
         classes = fake_backend_classes()
         if short not in classes:
             raise DeviceNotFoundError(
                 f"no fake IBM backend {short!r}; available: {', '.join(classes)}"
             )
-        return classes[short]()
+        return short
+
+    @classmethod
+    def _fake(cls, name: str):
+        return fake_backend_classes()[cls._fake_name(name)]()
 
     @classmethod
     def capabilities_for(cls, name: str) -> Capabilities:
-        """Capabilities of ``name`` (fake backends: their qubit count; real ones: no network call)."""
-        max_wires = cls._fake(name).num_qubits if name.startswith("ibm.fake_") else None
+        """Capabilities of ``name`` (fake backends: their qubit count, read from the backend's
+        configuration file without building it; real ones: no network call)."""
+        max_wires = fake_backend_num_qubits(cls._fake_name(name)) if name.startswith("ibm.fake_") else None
         return base_capabilities(IBMDevice.MEASUREMENTS, max_wires=max_wires, exact=False)
 
     @classmethod

@@ -23,6 +23,9 @@ GATES = {
     "cross_kerr": ops.CKgate,
     "cubic_phase": ops.Vgate,
 }
+#: qphys operations converted otherwise: ``interferometer`` becomes ``ops.Interferometer`` or its
+#: Clements mesh of ``Rgate``/``BSgate`` (``tests/backends/test_gate_mappings.py`` checks coverage).
+DECOMPOSED: frozenset[str] = frozenset({"interferometer"})
 
 
 def _value(p, b):

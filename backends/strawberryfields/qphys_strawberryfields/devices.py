@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.devices.torch_fock import check_shots_observables, parse_cutoff
+from qphys.devices.options import check_shots_observables, parse_cutoff
 from qphys.errors import UnsupportedOperationError
 from qphys.ops.cv import GAUSSIAN_GATES, NON_GAUSSIAN_GATES, non_gaussian_gates
 from qphys_strawberryfields.convert import sf, to_program

@@ -13,15 +13,11 @@ from qphys.ops.cv import clements
 from qphys.sim.fock import gates as G
 
 
-def real_dtype(dtype):
-    return torch.float64 if dtype == torch.complex128 else torch.float32
-
-
 def as_real(p, dtype, device):
-    """A gate parameter as a real tensor of shape ``()`` or ``(B,)`` on ``device``."""
+    """A gate parameter as a real tensor (``dtype.to_real()``) of shape ``()`` or ``(B,)`` on ``device``."""
     if torch.is_tensor(p):
-        return p.to(device=device, dtype=real_dtype(dtype))
-    return torch.tensor(float(p), dtype=real_dtype(dtype), device=device)
+        return p.to(device=device, dtype=dtype.to_real())
+    return torch.tensor(float(p), dtype=dtype.to_real(), device=device)
 
 
 def vacuum(num_modes: int, cutoff: int, *, dtype=torch.complex128, device=None):

@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from qphys.sim.fock.apply import as_real, real_dtype
+from qphys.sim.fock.apply import as_real
 
 HBAR = 2.0
 
@@ -114,7 +114,6 @@ def displace(mu, r, phi, mode):
 
 def run_circuit(circuit, *, dtype=torch.float64, device=None):
     """Final ``(mu (B, 2m), V (B, 2m, 2m))`` of a Gaussian ``circuit`` from the vacuum."""
-    cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
     mu, V = vacuum(circuit.num_wires, dtype=dtype, device=device)
     for op in circuit.operations:
         name, w = op.name, op.wires
@@ -122,7 +121,7 @@ def run_circuit(circuit, *, dtype=torch.float64, device=None):
             S = interferometer_symplectic(op.params[0], dtype).to(mu.device)
             mu, V = apply_symplectic(mu, V, S, w)
             continue
-        p = [as_real(v, cdtype, mu.device).to(dtype) for v in op.params]
+        p = [as_real(v, dtype, mu.device) for v in op.params]
         if name == "displacement":
             mu = displace(mu, p[0], p[1], w[0])
             if mu.shape[0] != V.shape[0]:
@@ -189,4 +188,4 @@ def homodyne_samples(mu, V, mode, phi, shots, generator):
     return (mean.cpu().double()[:, None] + var.cpu().double().clamp_min(0).sqrt()[:, None] * z).to(mu.device, mu.dtype)
 
 
-__all__ = ["vacuum", "run_circuit", "expval", "variance", "quadrature_moments", "homodyne_samples", "real_dtype"]
+__all__ = ["vacuum", "run_circuit", "expval", "variance", "quadrature_moments", "homodyne_samples"]

@@ -24,20 +24,13 @@ from qphys.sim.statevector.apply import (
 from qphys.sim.statevector.measure import apply_observable
 from qphys.sim.statevector.plan import make_plan
 
-#: Frequencies of the matrix entries in each parameter: entries are ``c + a cos(ωθ) + b sin(ωθ)``
-#: with ω = 1/2 (rotations ``exp(-iθG/2)``, G² = 1) or ω = 1 (phases ``e^{iθ}``). Then
-#: ``dU/dθ = ω (U(θ + s) - U(θ - s)) / (2 sin(ω s))``, with ``ω s = π/2``, is exact.
-_MATRIX_FREQ = {
-    "rx": (0.5,), "ry": (0.5,), "rz": (0.5,), "rxx": (0.5,), "ryy": (0.5,), "rzz": (0.5,),
-    "crx": (0.5,), "cry": (0.5,), "crz": (0.5,), "p": (1.0,), "cp": (1.0,), "u": (0.5, 1.0, 1.0),
-}
-
 
 def _gate_derivative(op, j, dtype, device, dense=False):
     """``dU/dθ_j`` as ``("diag", d)`` or ``("dense", m)`` (batched like the parameter).
 
-    Exact two-point matrix shift rules for the gates in :data:`_MATRIX_FREQ` (cheap: two matrix
-    evaluations); ``torch.func.jvp`` on the op's matrix function for anything else.
+    Exact two-point matrix shift rules for gates whose spec gives ``matrix_frequencies`` (entries
+    ``c + a cos(ωθ) + b sin(ωθ)``, so ``dU/dθ = ω (U(θ + s) - U(θ - s)) / 2`` with ``ωs = π/2``;
+    cheap: two matrix evaluations); ``torch.func.jvp`` on the op's matrix function otherwise.
     """
     spec = get_spec(op.name)
     params = [as_param(p, dtype, device) for p in op.params]
@@ -49,7 +42,7 @@ def _gate_derivative(op, j, dtype, device, dense=False):
         ps[j] = x
         return fn(*ps, dtype=dtype, device=device)
 
-    freqs = _MATRIX_FREQ.get(op.name)
+    freqs = spec.matrix_frequencies
     if freqs is not None:
         w = freqs[j]
         s = (math.pi / 2) / w

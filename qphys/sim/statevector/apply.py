@@ -7,11 +7,11 @@ differentiate through every step).
 from __future__ import annotations
 
 import string
-from functools import lru_cache
 
 import torch
 
 from qphys.ops import get_spec
+from qphys.sim.statevector.plan import composed_index, gather_index, make_plan, perm_run_key
 
 
 def initial_state(num_wires: int, *, dtype, device) -> torch.Tensor:
@@ -21,13 +21,9 @@ def initial_state(num_wires: int, *, dtype, device) -> torch.Tensor:
     return state
 
 
-def real_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype == torch.complex64 else torch.float64
-
-
 def as_param(p, dtype: torch.dtype, device) -> torch.Tensor:
-    """A gate parameter as a real tensor of the simulation precision on ``device``."""
-    return torch.as_tensor(p, dtype=real_dtype(dtype), device=device)
+    """A gate parameter as a real tensor of the simulation precision (``dtype.to_real()``) on ``device``."""
+    return torch.as_tensor(p, dtype=dtype.to_real(), device=device)
 
 
 def kron_identity(u, r):
@@ -109,21 +105,6 @@ def apply_diagonal(state, diag, wires, n):
     return out.reshape(out.shape[0], -1)
 
 
-@lru_cache(maxsize=256)
-def _gather_index(perm: tuple[int, ...], wires: tuple[int, ...], n: int, device: str):
-    k = len(wires)
-    idx = torch.arange(2**n, device=device)
-    local = torch.zeros_like(idx)
-    for i, w in enumerate(wires):
-        local |= ((idx >> (n - 1 - w)) & 1) << (k - 1 - i)
-    src_local = torch.tensor(perm, device=device)[local]
-    src = idx.clone()
-    for i, w in enumerate(wires):
-        bit = (src_local >> (k - 1 - i)) & 1
-        src = (src & ~(1 << (n - 1 - w))) | (bit << (n - 1 - w))
-    return src
-
-
 def apply_permutation(state, perm, wires, n):
     """Permute amplitudes: ``new[i] = old[perm(i)]`` on the gate's wires (no arithmetic)."""
     if perm == (1, 0):  # X: flip one axis
@@ -131,7 +112,7 @@ def apply_permutation(state, perm, wires, n):
         w = wires[0]
         st = state.reshape(b, 2**w, 2, 2 ** (n - w - 1))
         return st.flip(2).reshape(b, -1)
-    idx = _gather_index(tuple(perm), tuple(wires), n, str(state.device))
+    idx = gather_index(tuple(perm), tuple(wires), n, str(state.device))
     return state.index_select(1, idx)
 
 
@@ -262,8 +243,6 @@ def block_matrix(operations, step, *, dtype, device) -> torch.Tensor:
 
 def apply_step(state, operations, step, n, *, dtype, adjoint=False, matrix=None):
     """Apply one plan step (or its inverse); ``matrix`` is a precomputed block matrix."""
-    from qphys.sim.statevector.plan import composed_index, perm_run_key
-
     if step.kind == "op" or (len(step.ops) == 1 and matrix is None):
         return apply_operation(state, operations[step.ops[0]], n, dtype=dtype, adjoint=adjoint)
     if step.kind == "block":
@@ -277,8 +256,6 @@ def apply_step(state, operations, step, n, *, dtype, adjoint=False, matrix=None)
 
 def run_circuit(circuit, *, dtype, device) -> torch.Tensor:
     """Final ``(B, 2**n)`` state of ``circuit`` (``B = 1`` if unbatched)."""
-    from qphys.sim.statevector.plan import make_plan
-
     n = circuit.num_wires
     state, start = product_prefix(circuit, dtype=dtype, device=device)
     ops = circuit.operations

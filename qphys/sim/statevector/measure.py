@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from qphys.observables import Pauli, eigvals_and_rotation
+from qphys.observables import Pauli
 from qphys.sim.statevector.apply import apply_diagonal, apply_matrix, apply_permutation
 
 
@@ -94,32 +94,14 @@ def sample_indices(p, shots, generator):
     return torch.multinomial(p, shots, replacement=True, generator=generator)
 
 
-def indices_to_bits(idx, k):
-    """``(..., )`` basis indices -> ``(..., k)`` bits, most significant first."""
-    shifts = torch.arange(k - 1, -1, -1, device=idx.device)
-    return (idx.unsqueeze(-1) >> shifts) & 1
-
-
-def term_samples(state, factors, n, shots, generator):
-    """Eigenvalue samples ``(B, shots)`` of one product term, measured in its eigenbasis."""
+def sample_bits(state, rotations, n, shots, generator) -> np.ndarray:
+    """Sample every wire of ``state`` after the basis change ``rotations`` (``(matrix, wires)``
+    pairs, as :meth:`qphys.measurements.Setting.rotations` gives them): ``(B, shots, n)`` uint8
+    bits, column ``w`` = wire ``w``."""
     rotated = state
-    wires, tables = [], []
-    for f in factors:
-        if isinstance(f, Pauli) and f.name == "I":
-            continue
-        ev, rot = eigvals_and_rotation(f)
-        if not (isinstance(f, Pauli) and f.name == "Z"):
-            u = torch.as_tensor(rot, dtype=state.dtype, device=state.device)
-            rotated = apply_matrix(rotated, u, f.wires, n)
-        wires.extend(f.wires)
-        tables.append(ev)
-    b = state.shape[0]
-    if not wires:
-        return torch.ones(b, shots, dtype=torch.float64)
-    table = tables[0]
-    for t in tables[1:]:
-        table = np.kron(table, t)
-    p = probs(rotated, wires, n)
-    idx = sample_indices(p, shots, generator)
-    # index_select, not table[idx]: advanced indexing by a 2-D index is ~1000x slower here
-    return torch.as_tensor(table, dtype=torch.float64).index_select(0, idx.reshape(-1)).reshape(idx.shape)
+    for matrix, wires in rotations:
+        u = torch.as_tensor(matrix, dtype=state.dtype, device=state.device)
+        rotated = apply_matrix(rotated, u, wires, n)
+    idx = sample_indices(probs(rotated, None, n), shots, generator)
+    shifts = torch.arange(n - 1, -1, -1)
+    return ((idx.unsqueeze(-1) >> shifts) & 1).to(torch.uint8).numpy()

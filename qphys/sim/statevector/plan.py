@@ -71,15 +71,29 @@ def make_plan(operations, start: int = 0) -> list[Step]:
     return steps
 
 
+@lru_cache(maxsize=256)
+def gather_index(perm: tuple[int, ...], wires: tuple[int, ...], n: int, device: str):
+    """Source index of every amplitude for permutation ``perm`` on ``wires``: ``new = old[index]``."""
+    k = len(wires)
+    idx = torch.arange(2**n, device=device)
+    local = torch.zeros_like(idx)
+    for i, w in enumerate(wires):
+        local |= ((idx >> (n - 1 - w)) & 1) << (k - 1 - i)
+    src_local = torch.tensor(perm, device=device)[local]
+    src = idx.clone()
+    for i, w in enumerate(wires):
+        bit = (src_local >> (k - 1 - i)) & 1
+        src = (src & ~(1 << (n - 1 - w))) | (bit << (n - 1 - w))
+    return src
+
+
 @lru_cache(maxsize=128)
 def composed_index(gates: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], n: int, device: str):
     """Gather index of a run of permutation gates ``((perm, wires), ...)`` applied in order,
     and of its inverse."""
-    from qphys.sim.statevector.apply import _gather_index
-
     idx = None
     for perm, wires in gates:
-        g = _gather_index(perm, wires, n, device)
+        g = gather_index(perm, wires, n, device)
         idx = g if idx is None else idx[g]
     inv = torch.empty_like(idx)
     inv[idx] = torch.arange(idx.numel(), device=idx.device)

@@ -1,5 +1,7 @@
 """ibm.* devices: the fake-backend family through local testing mode, and credentials for real ones."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,25 @@ def test_every_fake_backend_is_a_device_name():
     assert set(names) <= set(qphys.device_names())
     caps = IBMFamily.capabilities_for("ibm.fake_brisbane")
     assert caps.max_wires == 127 and not caps.exact and caps.shots
+
+
+def test_listing_capabilities_builds_no_fake_backend(monkeypatch):
+    """`qphys devices` needs every fake backend's qubit count, not its Target (0.13 s and a warning each)."""
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    built = []
+    original = FakeBackendV2.__init__
+    monkeypatch.setattr(FakeBackendV2, "__init__", lambda self, *a, **k: built.append(self) or original(self, *a, **k))
+    rows = {r["name"]: r for r in qphys.devices() if r["name"].startswith("ibm.")}
+    assert built == []
+    assert rows["ibm.fake_manila"]["capabilities"].max_wires == 5
+    assert rows["ibm.fake_brisbane"]["capabilities"].max_wires == 127
+    # the configuration file agrees with the built backend (checked on a few; building all takes ~10 s)
+    for name in ("fake_manila", "fake_torino", "fake_nighthawk"):
+        with warnings.catch_warnings():  # fake_nighthawk warns that its error values are not typical
+            warnings.simplefilter("ignore", UserWarning)
+            backend = fake_backend_classes()[name]()
+        assert IBMFamily.capabilities_for(f"ibm.{name}").max_wires == backend.num_qubits
 
 
 def test_unknown_fake_and_unknown_option():

@@ -1,0 +1,151 @@
+"""Option parsers and preprocess checks shared by device implementations.
+
+This is public API: the built-in ``torch.*`` devices and the plugins in ``backends/`` use the same
+parsers, so one option means one thing (and fails with one message) on every device.
+
+Examples:
+    >>> from qphys.devices.options import parse_dtype, parse_cutoff
+    >>> parse_dtype("complex128")
+    torch.complex128
+    >>> parse_cutoff(8)
+    8
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from qphys.errors import DeviceOptionError, UnsupportedOperationError
+
+_COMPLEX_DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
+_REAL_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: observable kinds a sampling (shots) CV run estimates from homodyne outcomes
+_QUADRATURES = ("X", "P", "Quad")
+
+
+def parse_dtype(dtype) -> torch.dtype:
+    """``"complex64"``/``"complex128"`` or the torch dtype itself.
+
+    Raises:
+        DeviceOptionError: any other value.
+    """
+    if isinstance(dtype, str) and dtype in _COMPLEX_DTYPES:
+        return _COMPLEX_DTYPES[dtype]
+    if dtype in _COMPLEX_DTYPES.values():
+        return dtype
+    raise DeviceOptionError(f"dtype must be 'complex64' or 'complex128', got {dtype!r}")
+
+
+def parse_real_dtype(dtype) -> torch.dtype:
+    """``"float64"``/``"float32"`` or the torch dtype itself.
+
+    Raises:
+        DeviceOptionError: any other value.
+    """
+    if isinstance(dtype, str) and dtype in _REAL_DTYPES:
+        return _REAL_DTYPES[dtype]
+    if dtype in _REAL_DTYPES.values():
+        return dtype
+    raise DeviceOptionError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+
+
+def parse_torch_device(torch_device) -> torch.device:
+    """A ``torch.device`` from ``"cpu"``, ``"cuda:1"``...
+
+    Raises:
+        DeviceOptionError: not a torch device, or CUDA asked for where it is not available.
+    """
+    try:
+        dev = torch.device(torch_device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceOptionError(f"torch_device {torch_device!r} is not a torch device: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceOptionError(
+            f"torch_device={torch_device!r} but CUDA is not available here; use torch_device='cpu'"
+        )
+    return dev
+
+
+def parse_max_memory(max_memory) -> int | None:
+    """``None`` (what is free at run time) or a positive number of bytes.
+
+    Raises:
+        DeviceOptionError: anything else.
+    """
+    if max_memory is not None and (
+        isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory <= 0
+    ):
+        raise DeviceOptionError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+    return max_memory
+
+
+def parse_cutoff(cutoff) -> int:
+    """Validate a Fock cutoff (an integer >= 2).
+
+    Raises:
+        DeviceOptionError: not an integer >= 2.
+    """
+    if isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 2:
+        raise DeviceOptionError(
+            f"cutoff must be an integer >= 2 (photon numbers 0..cutoff-1 are kept), got {cutoff!r}; "
+            "cutoff=10 suits states with a few photons per mode"
+        )
+    return cutoff
+
+
+def available_memory(dev: torch.device) -> int:
+    """Bytes that can be allocated now on ``dev``."""
+    if dev.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(dev)
+        return int(free)
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
+def fmt_bytes(n: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``.
+
+    Examples:
+        >>> fmt_bytes(3 * 2**30)
+        '3.0 GiB'
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover
+
+
+def check_shots_observables(device_name, circuits, config, *, number_ok: bool) -> None:
+    """With shots, a CV device estimates only quadratures (and, where sampled, photon numbers).
+
+    Raises:
+        UnsupportedOperationError: an observable that cannot be estimated from samples, or a
+            ``state()`` measurement with shots.
+    """
+    if config.shots is None:
+        return
+    for c in circuits:
+        for m in c.measurements:
+            if m.kind in ("expval", "var"):
+                kind = m.obs.kind
+                if kind in _QUADRATURES or (number_ok and kind == "N"):
+                    continue
+                raise UnsupportedOperationError(
+                    f"device {device_name!r} cannot estimate {m.kind}({m.obs!r}) from shots (only "
+                    f"quadratures{' and photon numbers' if number_ok else ''}); use shots=None"
+                )
+            if m.kind == "state":
+                raise UnsupportedOperationError(
+                    f"device {device_name!r}: the state is not available with shots; use shots=None"
+                )
+
+
+__all__ = [
+    "parse_dtype", "parse_real_dtype", "parse_torch_device", "parse_max_memory", "parse_cutoff",
+    "available_memory", "fmt_bytes", "check_shots_observables",
+]
