@@ -62,11 +62,14 @@ def test_check_device_select_and_failure_exit_status(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "PASSED   conformance_qubit::test_gate[cx]"
     assert out[-1].startswith("torch.qubit (exact): 1 passed, 0 failed, 0 skipped")
-    # torch.fock at its default cutoff misses the squeezed-vacuum moments by 1e-4 > atol 1e-5
-    assert cli.main(["check-device", "torch.fock", "-k", "test_squeezing"]) == 1
+    # torch.fock passes at its default cutoff (10); at cutoff 4 the squeezed vacuum is truncated,
+    # the check fails (exit 1) and its message points at the cutoff
+    assert cli.main(["check-device", "torch.fock", "-k", "test_squeezing"]) == 0
+    capsys.readouterr()
+    assert cli.main(["check-device", "torch.fock", "-k", "test_squeezing", "--options", '{"cutoff": 4}']) == 1
     out = capsys.readouterr().out
     assert "FAILED   conformance_cv::test_squeezing: squeezed vacuum" in out
-    assert cli.main(["check-device", "torch.fock", "-k", "test_squeezing", "--options", '{"cutoff": 30}']) == 0
+    assert "past its Fock cutoff: raise its cutoff" in out
 
 
 def test_check_device_bad_options_and_empty_selection(capsys):

@@ -5,22 +5,22 @@ is collected from the file system and nothing is printed. It runs the same check
 ``pytest --pyargs qphys.testing --qphys-device NAME`` — every ``test_*`` function of the
 ``qphys.testing.conformance_<family>`` modules, expanded over their parameters — and records
 each one as passed, failed (with the assertion's message) or skipped (with the reason: a
-capability the device lacks, a family it does not run). The checks use pytest's ``skip`` and
-``raises`` helpers as a library, so the ``pytest`` package must be importable; no pytest run is.
+capability the device lacks, a family it does not run). The checks are written against
+:mod:`qphys.testing.harness` (``skip``, ``raises``, ``parametrize``), not pytest: ``pytest`` need
+not be installed.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import itertools
 import pkgutil
 import time
 import traceback
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from qphys.errors import ConfigError
+from qphys.testing import harness
 from qphys.testing.spec import DeviceSpec
 
 OUTCOMES = ("passed", "failed", "skipped")
@@ -184,29 +184,11 @@ def _modules(families) -> list:
     return [importlib.import_module(f"qphys.testing.{n}") for n in names]
 
 
-def _cases(func: Callable) -> Iterator[tuple[str, dict]]:
-    """``(id, kwargs)`` for every combination of the function's ``parametrize`` marks."""
-    axes = []
-    for mark in reversed(getattr(func, "pytestmark", [])):
-        if mark.name != "parametrize":
-            continue
-        argnames, values = mark.args[0], list(mark.args[1])
-        names = [a.strip() for a in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
-        rows = [dict(zip(names, v if len(names) > 1 else (v,))) for v in values]
-        axes.append(rows)
-    for combo in itertools.product(*axes):
-        kwargs = {k: v for row in combo for k, v in row.items()}
-        ident = "-".join(str(v) for row in combo for v in row.values())
-        yield (f"[{ident}]" if ident else ""), kwargs
-
-
 def _run_module(module, spec: DeviceSpec, dev, select: str | None) -> list[CheckResult]:
-    import pytest
-
     family = module.__name__.rsplit("_", 1)[-1]
     short = module.__name__.rsplit(".", 1)[-1]
     tests = [(n, getattr(module, n)) for n in module.__all__ if n.startswith("test_")]
-    cases = [(f"{short}::{n}{ident}", func, kwargs) for n, func in tests for ident, kwargs in _cases(func)]
+    cases = [(f"{short}::{n}{ident}", func, kwargs) for n, func in tests for ident, kwargs in harness.cases(func)]
     if select:
         cases = [c for c in cases if select in c[0]]
     if not cases:
@@ -228,8 +210,8 @@ def _run_module(module, spec: DeviceSpec, dev, select: str | None) -> list[Check
                 args[p] = dev
         try:
             func(**args)
-        except pytest.skip.Exception as exc:
-            out.append(CheckResult(name, "skipped", str(exc.msg), time.perf_counter() - t0))
+        except harness.CheckSkipped as exc:
+            out.append(CheckResult(name, "skipped", str(exc), time.perf_counter() - t0))
         except AssertionError as exc:
             out.append(CheckResult(name, "failed", str(exc) or "assertion failed", time.perf_counter() - t0))
         except Exception as exc:  # a crash inside the device is a failed check, reported with its type

@@ -16,8 +16,18 @@ or from a test module, on chosen devices::
 Every test takes the ``device_spec`` fixture (parametrized by :func:`pytest_generate_tests` from
 ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``). Whatever a device lacks (an
 operation or measurement outside its capabilities, exact results, shots) becomes a skip that
-names the reason. The states used are small (at most ~1 photon on average) so a Fock cutoff of
-12 or more keeps truncation errors far below the tolerance.
+names the reason.
+
+Truncation: the checks hold for a device in its default configuration, so every state is small
+enough that a Fock cutoff of 10 (the default of ``torch.fock`` and ``sf.fock``) represents it to
+well within the default tolerance ``atol=1e-5``: the squeezed vacuum of :func:`test_squeezing` has
+``r = 0.15`` (its moments at cutoff 10 are off by 2e-7; at ``r = 0.3`` they were off by 1e-4), and
+:func:`test_gradient_displacement` squeezes by ``s = 0.1``: the exact four-term shift rule of a
+squeezing magnitude evaluates the circuit at ``s +- 0.1`` and ``s +- 0.2``, and the displaced
+state squeezed by ``s + 0.2 = 0.3`` is represented at cutoff 10 only to 3e-5, which leaves the
+gradient on ``sf.fock`` off by 2e-5 (tolerance 1e-4; at ``s = 0.2`` it was off by 1.1e-4). A
+Fock device configured with a smaller cutoff can fail a check by truncation alone;
+``torch.fock`` reports the probability lost past its cutoff in ``Result.metadata``.
 
 Examples:
     >>> from qphys.testing import conformance_cv
@@ -30,14 +40,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import qphys
 from qphys import cv
 from qphys.errors import UnsupportedOperationError
-from qphys.testing.spec import DeviceSpec
-from qphys.testing.suite import device_for, parametrize_device_specs
+from qphys.testing.harness import raises, skip
+from qphys.testing.spec import DeviceSpec  # noqa: F401 - re-exported (__all__) for test modules
+from qphys.testing.suite import device_fixture, parametrize_device_specs
 
 SEED = 4321
 #: Shots of the homodyne statistics test.
@@ -46,14 +56,13 @@ HOMODYNE_SHOTS = 2000
 
 # ---- parametrization and fixtures -------------------------------------------------------------
 def pytest_generate_tests(metafunc):
-    """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``."""
+    """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``,
+    then each check's own parameters."""
     parametrize_device_specs(metafunc)
 
 
-@pytest.fixture
-def cv_device(device_spec: DeviceSpec):
-    """The device ``device_spec`` describes (built once per spec), skipped unless it runs CV."""
-    return device_for(device_spec, "cv")
+#: The device ``device_spec`` describes (built once per spec), skipped unless it runs cv circuits.
+cv_device = device_fixture("cv", "cv_device")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -61,12 +70,12 @@ def _require(dev, *, ops=(), measurements=(), exact=True):
     caps = dev.capabilities
     missing = sorted(set(ops) - set(caps.operations))
     if missing:
-        pytest.skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
     missing = sorted(set(measurements) - set(caps.measurements))
     if missing:
-        pytest.skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
     if exact and (dev.default_config.shots is not None or not caps.exact):
-        pytest.skip(f"{dev.name} is configured with shots; this check needs exact results")
+        skip(f"{dev.name} is configured with shots; this check needs exact results")
 
 
 def _execute(dev, circuits, **kwargs):
@@ -74,14 +83,24 @@ def _execute(dev, circuits, **kwargs):
     try:
         return qphys.execute(circuits, dev, **kwargs)
     except UnsupportedOperationError as exc:
-        pytest.skip(f"{dev.name}: {exc}")
+        skip(f"{dev.name}: {exc}")
 
 
-def _close(actual, expected, tol, what):
+def _close(actual, expected, tol, what, *, result=None):
     a = np.asarray(actual.detach().cpu() if torch.is_tensor(actual) else actual, dtype=float)
     e = np.asarray(expected, dtype=float)
     err = float(np.max(np.abs(a - e))) if a.size else 0.0
-    assert err <= tol, f"{what}: max |actual - expected| = {err:.3g} > {tol:.3g}\nactual={a}\nexpected={e}"
+    assert err <= tol, (f"{what}: max |actual - expected| = {err:.3g} > {tol:.3g}{_truncation_note(result)}"
+                        f"\nactual={a}\nexpected={e}")
+
+
+def _truncation_note(result) -> str:
+    """Where a Fock device reports probability lost past its cutoff, say so: a failure then may be
+    truncation (raise the cutoff), not a wrong gate."""
+    lost = (getattr(result, "metadata", None) or {}).get("lost_probability")
+    if lost is None or float(lost) <= 1e-12:
+        return ""
+    return f" (the device lost probability {float(lost):.2g} past its Fock cutoff: raise its cutoff if this is truncation)"
 
 
 def _coherent_moments(alpha: complex):
@@ -96,23 +115,23 @@ def test_displacement(device_spec, cv_device):
     c.expval(cv.X(0)).expval(cv.P(0)).expval(cv.N(0)).var(cv.X(0))
     res = _execute(cv_device, c)
     x, p, n = _coherent_moments(r * complex(math.cos(phi), math.sin(phi)))
-    _close(res.expvals, [x, p, n, 1.0], device_spec.atol, "coherent state moments")
+    _close(res.expvals, [x, p, n, 1.0], device_spec.atol, "coherent state moments", result=res)
 
 
 def test_squeezing(device_spec, cv_device):
     _require(cv_device, ops=["squeezing"])
-    r = 0.3
+    r = 0.15  # represented by a cutoff of 10 to 2e-7 (see the module docstring)
     c = qphys.Circuit(modes=1).squeezing(r, 0.0, 0).var(cv.X(0)).var(cv.P(0)).expval(cv.N(0))
     res = _execute(cv_device, c)
     _close(res.expvals, [math.exp(-2 * r), math.exp(2 * r), math.sinh(r) ** 2], device_spec.atol,
-           "squeezed vacuum")
+           "squeezed vacuum", result=res)
 
 
 def test_rotation(device_spec, cv_device):
     _require(cv_device, ops=["displacement", "rotation"])
     c = qphys.Circuit(modes=1).displacement(0.5, 0.2, 0).rotation(0.9, 0).expval(cv.X(0)).expval(cv.P(0))
     res = _execute(cv_device, c)
-    _close(res.expvals, [2 * 0.5 * math.cos(1.1), 2 * 0.5 * math.sin(1.1)], device_spec.atol, "rotated coherent state")
+    _close(res.expvals, [2 * 0.5 * math.cos(1.1), 2 * 0.5 * math.sin(1.1)], device_spec.atol, "rotated coherent state", result=res)
 
 
 def test_beamsplitter(device_spec, cv_device):
@@ -125,7 +144,7 @@ def test_beamsplitter(device_spec, cv_device):
     a0 = alpha * math.cos(theta)
     a1 = alpha * math.sin(theta) * complex(math.cos(phi), math.sin(phi))
     _close(res.expvals, [2 * a0.real, 2 * a1.real, 2 * a1.imag, abs(a0) ** 2, abs(a1) ** 2],
-           device_spec.atol, "beamsplitter on a coherent state")
+           device_spec.atol, "beamsplitter on a coherent state", result=res)
 
 
 def test_two_mode_squeezing(device_spec, cv_device):
@@ -135,7 +154,7 @@ def test_two_mode_squeezing(device_spec, cv_device):
     c.expval(cv.N(0)).expval(cv.N(1)).var(cv.X(0))
     res = _execute(cv_device, c)
     _close(res.expvals, [math.sinh(r) ** 2, math.sinh(r) ** 2, math.cosh(2 * r)], device_spec.atol,
-           "two-mode squeezed vacuum")
+           "two-mode squeezed vacuum", result=res)
 
 
 def test_interferometer(device_spec, cv_device):
@@ -151,7 +170,7 @@ def test_interferometer(device_spec, cv_device):
         c.expval(cv.X(k)).expval(cv.P(k))
     res = _execute(cv_device, c)
     out = U @ alphas
-    _close(res.expvals, np.ravel([[2 * o.real, 2 * o.imag] for o in out]), device_spec.atol, "interferometer")
+    _close(res.expvals, np.ravel([[2 * o.real, 2 * o.imag] for o in out]), device_spec.atol, "interferometer", result=res)
 
 
 def test_kerr(device_spec, cv_device):
@@ -161,7 +180,7 @@ def test_kerr(device_spec, cv_device):
     c.expval(cv.X(0)).expval(cv.P(0)).expval(cv.N(0))
     res = _execute(cv_device, c)
     a = r * np.exp(1j * kappa) * np.exp(r**2 * (np.exp(2j * kappa) - 1))  # <a> after exp(i k n^2)
-    _close(res.expvals, [2 * a.real, 2 * a.imag, r**2], device_spec.atol, "Kerr on a coherent state")
+    _close(res.expvals, [2 * a.real, 2 * a.imag, r**2], device_spec.atol, "Kerr on a coherent state", result=res)
 
 
 def test_cross_kerr(device_spec, cv_device):
@@ -172,7 +191,7 @@ def test_cross_kerr(device_spec, cv_device):
     res = _execute(cv_device, c)
     # <a_0> = alpha_0 <exp(i kappa n_1)>_coherent(alpha_1) = alpha_0 exp(|alpha_1|^2 (e^{i kappa} - 1))
     a0 = r0 * np.exp(r1**2 * (np.exp(1j * kappa) - 1))
-    _close(res.expvals, [2 * a0.real, r0**2, r1**2], device_spec.atol, "cross-Kerr")
+    _close(res.expvals, [2 * a0.real, r0**2, r1**2], device_spec.atol, "cross-Kerr", result=res)
 
 
 def test_cubic_phase(device_spec, cv_device):
@@ -181,15 +200,15 @@ def test_cubic_phase(device_spec, cv_device):
     c = qphys.Circuit(modes=1).cubic_phase(gamma, 0).expval(cv.X(0)).expval(cv.P(0))
     res = _execute(cv_device, c)
     # V^dag p V = p + gamma x^2, vacuum <x^2> = 1 (hbar = 2)
-    _close(res.expvals, [0.0, gamma], max(device_spec.atol, 1e-6), "cubic phase on vacuum")
+    _close(res.expvals, [0.0, gamma], max(device_spec.atol, 1e-6), "cubic phase on vacuum", result=res)
 
 
 def test_non_gaussian_rejected_by_gaussian_devices(device_spec, cv_device):
     missing = sorted({"kerr", "cross_kerr", "cubic_phase"} - set(cv_device.capabilities.operations))
     if not missing:
-        pytest.skip(f"{cv_device.name} supports every non-Gaussian gate")
+        skip(f"{cv_device.name} supports every non-Gaussian gate")
     c = qphys.Circuit(modes=2).displacement(0.1, 0.0, 0).kerr(0.1, 0).expval(cv.X(0))
-    with pytest.raises(UnsupportedOperationError, match="kerr"):
+    with raises(UnsupportedOperationError, match="kerr"):
         qphys.execute(c, cv_device)
 
 
@@ -208,7 +227,7 @@ def test_quadratic_form(device_spec, cv_device):
     res = _execute(cv_device, c)
     x0, p1 = 2 * a0, 2 * a1
     expected = (math.exp(-2 * r) + x0**2) + x0 * p1 + 0.3 * 0.0 + 1.0
-    _close(res.expvals, [expected], device_spec.atol, "quadratic form")
+    _close(res.expvals, [expected], device_spec.atol, "quadratic form", result=res)
 
 
 def test_fock_probs(device_spec, cv_device):
@@ -224,15 +243,15 @@ def test_fock_probs(device_spec, cv_device):
     for k in range(0, cutoff, 2):
         m = k // 2
         sq[k] = math.factorial(k) / (2**k * math.factorial(m) ** 2) * math.tanh(s) ** k / math.cosh(s)
-    _close(res.values[0], poisson, device_spec.atol, "coherent-state photon statistics")
-    _close(res.values[1], sq, device_spec.atol, "squeezed-vacuum photon statistics")
-    _close(res.values[2], np.outer(poisson, sq).reshape(-1), device_spec.atol, "joint probabilities (mode 0 major)")
+    _close(res.values[0], poisson, device_spec.atol, "coherent-state photon statistics", result=res)
+    _close(res.values[1], sq, device_spec.atol, "squeezed-vacuum photon statistics", result=res)
+    _close(res.values[2], np.outer(poisson, sq).reshape(-1), device_spec.atol, "joint probabilities (mode 0 major)", result=res)
 
 
 def test_homodyne_statistics(device_spec, cv_device):
     _require(cv_device, ops=["displacement"], measurements=["homodyne"], exact=False)
     if not cv_device.capabilities.shots:
-        pytest.skip(f"{cv_device.name} cannot sample")
+        skip(f"{cv_device.name} cannot sample")
     shots = device_spec.shots or HOMODYNE_SHOTS
     r, phi, theta = 0.5, 0.3, 0.8
     c = qphys.Circuit(modes=1).displacement(r, phi, 0).homodyne(0, theta)
@@ -263,14 +282,14 @@ def test_gradient_displacement(device_spec, cv_device):
     _require(cv_device, ops=["displacement", "squeezing"])
     r = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
     phi = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    s = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)  # small: see the module docstring
     c = qphys.Circuit(modes=1).squeezing(s, 0.0, 0).displacement(r, phi, 0).expval(cv.X(0)).expval(cv.N(0))
     res = _execute(cv_device, c)
     (res.expvals[0] + res.expvals[1]).backward()
     # <x> = 2 r cos(phi); <n> = sinh(s)^2 + r^2
-    expected = [2 * math.cos(0.3) + 2 * 0.4, -2 * 0.4 * math.sin(0.3), 2 * math.sinh(0.2) * math.cosh(0.2)]
+    expected = [2 * math.cos(0.3) + 2 * 0.4, -2 * 0.4 * math.sin(0.3), 2 * math.sinh(0.1) * math.cosh(0.1)]
     tol = max(device_spec.atol, 1e-5) * 10
-    _close([float(r.grad), float(phi.grad), float(s.grad)], expected, tol, "gradients of <x> + <n>")
+    _close([float(r.grad), float(phi.grad), float(s.grad)], expected, tol, "gradients of <x> + <n>", result=res)
 
 
 __all__ = sorted(

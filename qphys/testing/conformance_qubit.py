@@ -33,7 +33,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-import pytest
 import torch
 
 import qphys
@@ -41,8 +40,9 @@ from qphys.errors import UnsupportedOperationError
 from qphys.observables import Hermitian, I, X, Y, Z
 from qphys.ops.qubit import QUBIT_GATES
 from qphys.testing import reference as ref
+from qphys.testing.harness import parametrize, skip
 from qphys.testing.spec import DeviceSpec
-from qphys.testing.suite import device_for, parametrize_device_specs
+from qphys.testing.suite import device_fixture, parametrize_device_specs
 
 #: Seed passed to every execution (devices that honour seeds give reproducible runs).
 SEED = 1234
@@ -67,14 +67,13 @@ _PREP_OPS = ("ry", "rz", "cx")
 
 # ---- parametrization and fixtures -------------------------------------------------------------
 def pytest_generate_tests(metafunc):
-    """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``."""
+    """Parametrize ``device_spec`` from ``--qphys-device`` or the module's ``CONFORMANCE_DEVICES``,
+    then each check's own parameters."""
     parametrize_device_specs(metafunc)
 
 
-@pytest.fixture
-def conformance_device(device_spec: DeviceSpec):
-    """The device ``device_spec`` describes (built once per spec and reused)."""
-    return device_for(device_spec, "qubit")
+#: The device ``device_spec`` describes (built once per spec), skipped unless it runs qubit circuits.
+conformance_device = device_fixture("qubit", "conformance_device")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -98,19 +97,19 @@ def _require(dev, *, ops=(), measurements=(), observables=(), wires=0, exact=Fal
     caps = dev.capabilities
     missing = sorted(set(ops) - set(caps.operations))
     if missing:
-        pytest.skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
     missing = sorted(set(measurements) - set(caps.measurements))
     if missing:
-        pytest.skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
     missing = sorted(set(observables) - set(caps.observables))
     if missing:
-        pytest.skip(f"{dev.name} lacks observable kind(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks observable kind(s) {', '.join(missing)}")
     if caps.max_wires is not None and wires > caps.max_wires:
-        pytest.skip(f"{dev.name} has {caps.max_wires} wires; this test needs {wires}")
+        skip(f"{dev.name} has {caps.max_wires} wires; this test needs {wires}")
     if exact and (_shots(dev) is not None or not caps.exact):
-        pytest.skip(f"{dev.name} is configured with shots; this check needs exact results")
+        skip(f"{dev.name} is configured with shots; this check needs exact results")
     if shots and not caps.shots:
-        pytest.skip(f"{dev.name} cannot sample (no shots)")
+        skip(f"{dev.name} cannot sample (no shots)")
 
 
 def _execute(dev, circuits, **kwargs):
@@ -119,7 +118,7 @@ def _execute(dev, circuits, **kwargs):
     try:
         return qphys.execute(circuits, dev, **kwargs)
     except UnsupportedOperationError as exc:
-        pytest.skip(f"{dev.name}: {exc}")
+        skip(f"{dev.name}: {exc}")
 
 
 def _np(value) -> np.ndarray:
@@ -234,7 +233,7 @@ def _run_and_check(spec, dev, circuits, **kwargs):
 
 
 # ---- gates ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("gate", GATE_NAMES)
+@parametrize("gate", GATE_NAMES)
 def test_gate(device_spec, conformance_device, gate):
     """Every named gate, on several wire orders, sandwiched between random rotation layers."""
     dev = conformance_device
@@ -366,7 +365,7 @@ def _sampling_shots(dev) -> int:
     shots = _shots(dev)
     if shots is None:
         if not dev.capabilities.shots:
-            pytest.skip(f"{dev.name} cannot sample (exact only)")
+            skip(f"{dev.name} cannot sample (exact only)")
         shots = SAMPLING_SHOTS
     return shots
 
@@ -503,7 +502,7 @@ _GRAD_OBS = 0.8 * Z(0) @ X(1) + 0.5 * Y(2)
 def _grad_gates(dev):
     gates = [(g, w) for g, w in _GRAD_GATES if g in dev.capabilities.operations]
     if not any(ref.GATES[g][1] for g, _ in gates):
-        pytest.skip(f"{dev.name} has none of the parametrized gates")
+        skip(f"{dev.name} has none of the parametrized gates")
     return gates
 
 
@@ -571,7 +570,7 @@ def _grad_spread(measure):
     return {"expval": _norm(_GRAD_OBS), "var": 3.0, "probs": float(np.abs(_PROBS_WEIGHTS).max())}[measure]
 
 
-@pytest.mark.parametrize("measure", ["expval", "var", "probs"])
+@parametrize("measure", ["expval", "var", "probs"])
 def test_gradient_parameter_shift(device_spec, conformance_device, measure):
     """Parameter-shift gradients (every parametrized gate, incl. four-term rules) vs the reference."""
     dev = conformance_device
@@ -628,7 +627,7 @@ def test_gradient_native(device_spec, conformance_device):
     dev = conformance_device
     native = [m for m in dev.capabilities.native_diff if m in ("backprop", "adjoint")]
     if not native:
-        pytest.skip(f"{dev.name} has no native differentiation")
+        skip(f"{dev.name} has no native differentiation")
     _require(dev, exact=True)
     gates = _grad_gates(dev)
     x = np.random.default_rng(64).uniform(-math.pi, math.pi, _num_params(gates))
