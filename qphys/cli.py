@@ -10,23 +10,28 @@ from pathlib import Path
 
 
 def _cmd_devices(args) -> int:
-    from qphys.devices import devices
+    from qphys.devices import device_listing, devices
 
-    rows = devices()
+    rows = devices() if args.capabilities else device_listing()
     if args.json:
         print(json.dumps([{k: (str(v) if k == "capabilities" else v) for k, v in r.items()} for r in rows], indent=2))
         return 0
     print(f"{'device':32} {'ok':3} {'families':9} {'diff':17} {'exact':5} {'shots':5} max_wires")
     for r in rows:
         caps = r.get("capabilities")
-        if caps is None:
+        if "error" in r or (args.capabilities and caps is None):
             print(f"{r['name']:32} no  ({r.get('error', 'not loadable')})")
-            continue
-        print(
-            f"{r['name']:32} yes {'/'.join(sorted(caps.families)):9} "
-            f"{','.join(caps.native_diff) or 'shift/fd':17} {str(caps.exact):5} {str(caps.shots):5} "
-            f"{caps.max_wires or '-'}"
-        )
+        elif caps is None:  # a plugin's device: listed from its entry point, not imported
+            print(f"{r['name']:32} {'?':3} ({r['provider']})")
+        else:
+            print(
+                f"{r['name']:32} yes {'/'.join(sorted(caps.families)):9} "
+                f"{','.join(caps.native_diff) or 'shift/fd':17} {str(caps.exact):5} {str(caps.shots):5} "
+                f"{caps.max_wires or '-'}"
+            )
+    if not args.capabilities and any("capabilities" not in r for r in rows):
+        print("plugin devices are listed without importing them; `qphys devices --capabilities` loads them "
+              "and shows their capabilities")
     return 0
 
 
@@ -92,8 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qphys", description="qphys: quantum ML on one Device layer")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("devices", help="list installed devices and their capabilities")
+    d = sub.add_parser(
+        "devices", help="list installed devices (plugins' capabilities with --capabilities)",
+        description="List installed devices from entry-point metadata, without importing plugins (fast).",
+    )
     d.add_argument("--json", action="store_true")
+    d.add_argument(
+        "--capabilities", action="store_true",
+        help="load every device (imports the plugins' frameworks: seconds) and show its capabilities",
+    )
     d.set_defaults(func=_cmd_devices)
 
     m = sub.add_parser(

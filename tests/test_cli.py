@@ -29,6 +29,38 @@ def test_devices_lists_torch_qubit():
     assert "torch.qubit" in names
 
 
+HEAVY_FRAMEWORKS = ("qiskit", "qiskit_aer", "qiskit_ibm_runtime", "pennylane", "strawberryfields", "thewalrus",
+                    "perceval", "exqalibur")
+
+
+def test_devices_listing_imports_no_plugin_framework():
+    """`qphys devices` reads entry-point metadata: no plugin framework is imported (they cost seconds)."""
+    code = (
+        "import sys\n"
+        "from qphys import cli\n"
+        "status = cli.main(['devices'])\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY_FRAMEWORKS!r})\n"
+        "print('HEAVY', heavy, status)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == "HEAVY [] 0", p.stdout[-3000:]
+    names = [ln.split()[0] for ln in p.stdout.splitlines()[1:-2]]
+    # families are expanded through their plugins' metadata-only listers (where installed)
+    for installed, expected in (("qphys_qiskit", "ibm.fake_manila"), ("qphys_pennylane", "pennylane.default.qubit")):
+        if __import__("importlib").util.find_spec(installed) is not None:
+            assert expected in names
+    torch_qubit = next(ln for ln in p.stdout.splitlines() if ln.startswith("torch.qubit "))
+    assert "backprop,adjoint" in torch_qubit  # qphys' own devices show capabilities
+
+
+def test_devices_capabilities_loads_plugins():
+    p = run("devices", "--capabilities", "--json")
+    assert p.returncode == 0, p.stderr
+    rows = {r["name"]: r for r in json.loads(p.stdout)}
+    assert "capabilities" in rows["torch.qubit"] and all("capabilities" in r or "error" in r for r in rows.values())
+
+
 def test_devices_prints_no_warning():
     """Listing builds no fake IBM backend (one of them warns about its calibration data when built)."""
     env = dict(os.environ, PYTHONWARNINGS="default")

@@ -8,11 +8,11 @@ import sys
 import types
 
 from qphys.devices.base import Capabilities, Device, Result, RunConfig, VJPFunction, execute_and_compute_vjp
-from qphys.devices.registry import DeviceFamily, device, device_names, devices
+from qphys.devices.registry import DeviceFamily, device, device_listing, device_names, devices
 
 __all__ = [
     "Device", "Capabilities", "RunConfig", "Result", "DeviceFamily", "VJPFunction", "execute_and_compute_vjp",
-    "device", "devices", "device_names",
+    "device", "devices", "device_names", "device_listing",
 ]
 
 

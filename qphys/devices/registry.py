@@ -3,6 +3,13 @@
 An entry point named exactly (``torch.qubit``) maps to a Device class; one named with a
 trailing ``*`` (``ibm.*``, ``pennylane.*``) maps to a :class:`DeviceFamily`: a factory that
 serves a whole family of names.
+
+Listing (:func:`device_listing`, ``qphys devices``) reads entry-point metadata only: it imports no
+plugin module, so no plugin framework (Qiskit, PennyLane, Strawberry Fields, Perceval) is loaded to
+print names. A family may name its devices cheaply through a second entry point of the same name in
+the group ``qphys.device_names`` (a function returning the names without importing its framework);
+otherwise the listing shows the family's pattern (``ibm.*``). :func:`devices` loads every device
+and reads its capabilities.
 """
 
 from __future__ import annotations
@@ -16,6 +23,11 @@ from qphys.devices.base import Capabilities, Device
 from qphys.errors import DeviceNotFoundError, DeviceOptionError
 
 GROUP = "qphys.devices"
+#: Entry-point group of cheap name listings for families: same name as the family (``ibm.*``), an
+#: object that returns the family's device names without importing the family's framework.
+NAMES_GROUP = "qphys.device_names"
+#: The distribution whose devices' capabilities the listing reads (its modules are qphys itself).
+CORE_DISTRIBUTION = "qphys"
 
 #: Which distribution provides a family of names, for helpful errors.
 PROVIDERS = {
@@ -67,9 +79,15 @@ def _entry_points():
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
+@lru_cache(maxsize=1)
+def _name_listers():
+    return {ep.name: ep for ep in entry_points(group=NAMES_GROUP)}
+
+
 def refresh() -> None:
     """Forget cached entry points (after installing a plugin in a running process)."""
     _entry_points.cache_clear()
+    _name_listers.cache_clear()
 
 
 def _load(name):
@@ -161,5 +179,56 @@ def devices() -> list[dict]:
         except Exception as exc:  # report, never crash the listing
             record["installed"] = False
             record["error"] = f"{type(exc).__name__}: {exc}"
+        out.append(record)
+    return out
+
+
+def _provider(ep) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "?"
+
+
+def _is_core(ep) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is not None and dist.name == CORE_DISTRIBUTION
+
+
+def device_listing() -> list[dict]:
+    """Installed device names from entry-point metadata, without importing any plugin.
+
+    One record per name: ``name``, ``provider`` (the distribution and version that registers it)
+    and, for names of a family, ``family`` (its pattern, e.g. ``"ibm.*"``). Families are expanded
+    where the plugin registers a cheap name lister (group ``qphys.device_names``), otherwise the
+    record's name is the pattern itself. Devices of qphys itself also carry ``capabilities`` (their
+    modules are part of qphys); a plugin's capabilities need :func:`devices`, which imports it.
+
+    Examples:
+        >>> rows = {r["name"]: r for r in device_listing()}
+        >>> rows["torch.qubit"]["capabilities"].families
+        frozenset({'qubit'})
+        >>> rows["torch.qubit"]["provider"].split()[0]
+        'qphys'
+    """
+    listers = _name_listers()
+    out = []
+    for ep_name, ep in sorted(_entry_points().items()):
+        record = {"name": ep_name, "provider": _provider(ep)}
+        if ep_name.endswith("*"):
+            lister = listers.get(ep_name)
+            if lister is None:
+                out.append({**record, "family": ep_name})
+                continue
+            try:
+                names = sorted(lister.load()())
+            except Exception as exc:  # a broken lister must not hide the other devices
+                out.append({**record, "family": ep_name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            out.extend({**record, "name": n, "family": ep_name} for n in names)
+            continue
+        if _is_core(ep):
+            try:
+                record["capabilities"] = ep.load().capabilities
+            except Exception as exc:
+                record["error"] = f"{type(exc).__name__}: {exc}"
         out.append(record)
     return out

@@ -15,8 +15,30 @@ Examples:
     1.0
 """
 
-from qphys_pennylane.convert import from_pennylane, to_pennylane
-from qphys_pennylane.family import PennyLaneDevice, PennyLaneFamily
-from qphys_pennylane.pl_device import QphysTorchDevice
+from __future__ import annotations
 
-__all__ = ["to_pennylane", "from_pennylane", "PennyLaneDevice", "PennyLaneFamily", "QphysTorchDevice"]
+import importlib
+
+#: public name -> module; imported on first use (PEP 562), so that ``qphys devices`` can read
+#: :mod:`qphys_pennylane.catalog` without importing PennyLane
+_LAZY = {
+    "to_pennylane": "qphys_pennylane.convert",
+    "from_pennylane": "qphys_pennylane.convert",
+    "PennyLaneDevice": "qphys_pennylane.family",
+    "PennyLaneFamily": "qphys_pennylane.family",
+    "QphysTorchDevice": "qphys_pennylane.pl_device",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

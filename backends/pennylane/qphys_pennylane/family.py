@@ -41,7 +41,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from importlib.metadata import entry_points
 
 import numpy as np
 import pennylane as qml
@@ -57,22 +56,18 @@ from qphys.errors import (
 )
 from qphys.measurements import check_sampled, estimate, plan
 from qphys.ops import registered_names
+from qphys_pennylane.catalog import NOT_QUBIT, PREFIX, installed_plugins, pennylane_device_names
 from qphys_pennylane.convert import to_pennylane
 
 log = logging.getLogger(__name__)
 
-PREFIX = "pennylane."
-#: PennyLane devices that do not run qubit state vectors (continuous-variable, qutrit) or that
-#: would wrap qphys inside PennyLane inside qphys.
-NOT_QUBIT = {"default.gaussian", "default.qutrit", "default.qutrit.mixed"}
-HIDDEN = {"qphys.torch"}
 #: devices whose ``qml.state()`` is not a state vector (density matrix / no state at all).
 NO_STATE_VECTOR = {"default.mixed", "default.clifford", "default.tensor", "null.qubit"}
 PL_DIFF_METHODS = ("best", "adjoint", "backprop", "parameter-shift", "finite-diff")
 
 
 def _installed() -> dict:
-    return {ep.name: ep for ep in entry_points(group="pennylane.plugins")}
+    return installed_plugins()
 
 
 def capabilities_for(pl_name: str) -> Capabilities:
@@ -319,7 +314,7 @@ class PennyLaneFamily:
     @classmethod
     def available_names(cls) -> list[str]:
         """``pennylane.<name>`` for every installed PennyLane qubit device."""
-        return sorted(PREFIX + n for n in _installed() if n not in NOT_QUBIT | HIDDEN)
+        return pennylane_device_names()
 
     @classmethod
     def _pl_name(cls, name: str) -> str:

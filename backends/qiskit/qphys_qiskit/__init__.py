@@ -17,22 +17,28 @@ Examples:
     True
 """
 
-from qphys_qiskit.convert import (
-    from_qasm3,
-    from_qiskit,
-    parameter_values,
-    to_qasm3,
-    to_qiskit,
-    to_sparse_pauli_op,
-)
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "to_qiskit",
-    "from_qiskit",
-    "to_qasm3",
-    "from_qasm3",
-    "parameter_values",
-    "to_sparse_pauli_op",
-]
+#: public name -> module; imported on first use (PEP 562), so that ``qphys devices`` can read
+#: :mod:`qphys_qiskit.catalog` without importing Qiskit
+_LAZY = {name: "qphys_qiskit.convert" for name in (
+    "to_qiskit", "from_qiskit", "to_qasm3", "from_qasm3", "parameter_values", "to_sparse_pauli_op",
+)}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

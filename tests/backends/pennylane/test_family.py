@@ -22,6 +22,15 @@ def test_family_lists_installed_qubit_devices():
     assert "state" not in PennyLaneFamily.capabilities_for("pennylane.default.mixed").measurements
 
 
+def test_metadata_catalog_names_the_same_devices():
+    """`qphys devices` lists pennylane.* from entry-point metadata; the family serves the same names."""
+    from qphys_pennylane.catalog import pennylane_device_names
+
+    assert pennylane_device_names() == PennyLaneFamily.available_names()
+    listed = {r["name"] for r in qphys.devices.device_listing() if r.get("family") == "pennylane.*"}
+    assert listed == set(PennyLaneFamily.available_names())
+
+
 def test_errors_name_the_problem():
     with pytest.raises(DeviceNotFoundError, match=r"no PennyLane device named 'nope.qubit' is installed"):
         qphys.device("pennylane.nope.qubit")

@@ -22,6 +22,14 @@ def test_every_fake_backend_is_a_device_name():
     assert caps.max_wires == 127 and not caps.exact and caps.shots
 
 
+def test_metadata_catalog_names_the_same_fake_backends():
+    """`qphys devices` lists ibm.* from qiskit-ibm-runtime's file list; it must agree with the classes."""
+    from qphys_qiskit.catalog import ibm_device_names
+
+    assert ibm_device_names() == IBMFamily.available_names()
+    assert {r["name"] for r in qphys.devices.device_listing() if r.get("family") == "ibm.*"} == set(ibm_device_names())
+
+
 def test_listing_capabilities_builds_no_fake_backend(monkeypatch):
     """`qphys devices` needs every fake backend's qubit count, not its Target (0.13 s and a warning each)."""
     from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
