@@ -109,7 +109,7 @@ def check_device(
     *,
     shots: int | None = None,
     options: dict | None = None,
-    select: str | None = None,
+    select: str | tuple[str, ...] | None = None,
     families: tuple[str, ...] | None = None,
 ) -> Report:
     """Run the conformance checks on one device and report each check's outcome.
@@ -119,7 +119,8 @@ def check_device(
             a :class:`~qphys.testing.DeviceSpec`.
         shots: run with this many shots (tolerances become statistical); default: the device's.
         options: device options when ``device`` is a name (e.g. ``{"dtype": "complex128"}``).
-        select: run only checks whose name contains this substring (e.g. ``"test_gate"``).
+        select: run only checks whose name contains this substring (e.g. ``"test_gate"``), or
+            one of these substrings (a tuple).
         families: op families to check (``"qubit"``, ``"cv"``); default: every conformance module.
 
     Returns:
@@ -141,6 +142,8 @@ def check_device(
     spec, instance = _resolve(device, shots=shots, options=options)
     modules = _modules(families)
     dev = instance if instance is not None else spec.make()  # unknown names fail here, once
+    if spec.shots is None and dev.default_config.shots is not None:  # a sampling device by default
+        spec = _spec(spec.name, spec.options, dev.default_config.shots)
     t0 = time.perf_counter()
     results = [r for module in modules for r in _run_module(module, spec, dev, select)]
     return Report(spec.name, spec.shots, tuple(results), time.perf_counter() - t0)
@@ -184,13 +187,14 @@ def _modules(families) -> list:
     return [importlib.import_module(f"qphys.testing.{n}") for n in names]
 
 
-def _run_module(module, spec: DeviceSpec, dev, select: str | None) -> list[CheckResult]:
+def _run_module(module, spec: DeviceSpec, dev, select: str | tuple[str, ...] | None) -> list[CheckResult]:
     family = module.__name__.rsplit("_", 1)[-1]
     short = module.__name__.rsplit(".", 1)[-1]
     tests = [(n, getattr(module, n)) for n in module.__all__ if n.startswith("test_")]
     cases = [(f"{short}::{n}{ident}", func, kwargs) for n, func in tests for ident, kwargs in harness.cases(func)]
     if select:
-        cases = [c for c in cases if select in c[0]]
+        wanted = (select,) if isinstance(select, str) else tuple(select)
+        cases = [c for c in cases if any(w in c[0] for w in wanted)]
     if not cases:
         return []
     if family not in dev.capabilities.families:

@@ -16,10 +16,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 PREFIX = "pennylane."
-#: PennyLane devices that do not run qubit state vectors (continuous-variable, qutrit) or that
-#: would wrap qphys inside PennyLane inside qphys.
+#: PennyLane devices that do not run qubit state vectors (continuous-variable, qutrit).
 NOT_QUBIT = {"default.gaussian", "default.qutrit", "default.qutrit.mixed"}
-HIDDEN = {"qphys.torch"}
+#: Not listed: ``qphys.torch`` would wrap qphys inside PennyLane inside qphys; ``null.qubit``
+#: computes nothing (PennyLane's overhead benchmark: every result is zero, and it takes no seed).
+HIDDEN = {"qphys.torch", "null.qubit"}
 
 
 def installed_plugins() -> dict:

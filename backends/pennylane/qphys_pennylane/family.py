@@ -52,6 +52,7 @@ from qphys.errors import (
     DeviceNotFoundError,
     DeviceOptionError,
     DifferentiationError,
+    MissingDependencyError,
     UnsupportedOperationError,
 )
 from qphys.measurements import check_sampled, estimate, plan
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 
 #: devices whose ``qml.state()`` is not a state vector (density matrix / no state at all).
 NO_STATE_VECTOR = {"default.mixed", "default.clifford", "default.tensor", "null.qubit"}
+#: qphys gates ``default.clifford`` simulates (its stabilizer simulator rejects every other gate).
+CLIFFORD_GATES = frozenset({"i", "x", "y", "z", "h", "s", "sdg", "sx", "cx", "cy", "cz", "swap", "iswap"})
 PL_DIFF_METHODS = ("best", "adjoint", "backprop", "parameter-shift", "finite-diff")
 
 
@@ -71,13 +74,17 @@ def _installed() -> dict:
 
 
 def capabilities_for(pl_name: str) -> Capabilities:
-    """Capabilities of ``pennylane.<pl_name>`` (qubit circuits, every qphys gate)."""
+    """Capabilities of ``pennylane.<pl_name>`` (qubit circuits, every qphys gate; Clifford gates only
+    on ``default.clifford``)."""
     measurements = {"expval", "var", "probs", "sample", "counts", "state"}
     if pl_name in NO_STATE_VECTOR:
         measurements.discard("state")
+    operations = frozenset(registered_names("qubit"))
+    if pl_name == "default.clifford":
+        operations &= CLIFFORD_GATES
     return Capabilities(
         families=frozenset({"qubit"}),
-        operations=frozenset(registered_names("qubit")),
+        operations=operations,
         measurements=frozenset(measurements),
         exact=True,
         shots=True,
@@ -137,6 +144,11 @@ class PennyLaneDevice(Device):
             raise DeviceOptionError(
                 f"device {self.name!r}: qml.device({self.pl_name!r}) rejected device_kwargs "
                 f"{sorted(kwargs)}: {exc}"
+            ) from None
+        except ImportError as exc:  # e.g. default.tensor without quimb
+            raise MissingDependencyError(
+                f"device {self.name!r}: PennyLane's {self.pl_name!r} needs a package that is not installed "
+                f"({exc}); install it, or use pennylane.default.qubit"
             ) from None
         if seed is None:
             self._cache[key] = dev

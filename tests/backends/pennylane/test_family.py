@@ -9,7 +9,12 @@ import torch
 from qphys_pennylane import PennyLaneFamily
 
 import qphys
-from qphys.errors import DeviceNotFoundError, DeviceOptionError, UnsupportedOperationError
+from qphys.errors import (
+    DeviceNotFoundError,
+    DeviceOptionError,
+    MissingDependencyError,
+    UnsupportedOperationError,
+)
 
 
 def test_family_lists_installed_qubit_devices():
@@ -29,6 +34,23 @@ def test_metadata_catalog_names_the_same_devices():
     assert pennylane_device_names() == PennyLaneFamily.available_names()
     listed = {r["name"] for r in qphys.devices.device_listing() if r.get("family") == "pennylane.*"}
     assert listed == set(PennyLaneFamily.available_names())
+
+
+def test_clifford_device_promises_only_clifford_gates():
+    """check_device over every device found default.clifford claiming ry and then rejecting it."""
+    caps = PennyLaneFamily.capabilities_for("pennylane.default.clifford")
+    assert {"h", "s", "cx", "cz", "swap"} <= caps.operations and not {"ry", "rz", "t", "u"} & caps.operations
+    c = qphys.Circuit(wires=2).h(0).cx(0, 1).s(1).expval(qphys.Z(0) @ qphys.Z(1)).expval(qphys.Y(1))
+    values = qphys.execute(c, qphys.device("pennylane.default.clifford")).expvals
+    assert values.tolist() == pytest.approx([1.0, 0.0])
+    assert "pennylane.null.qubit" not in PennyLaneFamily.available_names()  # computes nothing
+
+
+def test_missing_package_of_a_pennylane_device_is_a_qphys_error():
+    if __import__("importlib").util.find_spec("quimb") is not None:
+        pytest.skip("quimb is installed: default.tensor builds")
+    with pytest.raises(MissingDependencyError, match="'default.tensor' needs a package that is not installed"):
+        qphys.device("pennylane.default.tensor")
 
 
 def test_errors_name_the_problem():
