@@ -102,3 +102,31 @@ def pytest_generate_tests(metafunc):
 def test_harness_parameters_reach_pytest(request, a, b, measure):
     """The same ids under pytest, through the conformance modules' ``pytest_generate_tests``."""
     assert request.node.callspec.id == f"{a}-{b}-{measure}"
+
+
+def test_pytest_parametrize_marks_are_expanded_too():
+    """A conformance module still written with ``pytest.mark.parametrize`` runs under check_device."""
+
+    @pytest.mark.parametrize("name", ["bs", pytest.param("bs_h")])
+    @pytest.mark.parametrize("a, b", [(1, 2)])
+    def check(a, b, name):
+        pass
+
+    assert list(cases(check)) == [
+        ("[1-2-bs]", {"a": 1, "b": 2, "name": "bs"}),
+        ("[1-2-bs_h]", {"a": 1, "b": 2, "name": "bs_h"}),
+    ]
+
+
+def test_a_new_family_module_is_found_by_its_name(monkeypatch):
+    """``conformance_<family>`` with an underscore in the family (e.g. linear_optics) maps to it."""
+    import types
+
+    from qphys.testing import check
+
+    module = types.ModuleType("qphys.testing.conformance_linear_optics")
+    module.__all__ = ["test_one"]
+    module.test_one = lambda device_spec, lo_device: None
+    dev = __import__("qphys").device("torch.qubit")
+    (result,) = check._run_module(module, check._spec("torch.qubit", {}, None), dev, None)
+    assert result.outcome == "skipped" and "not linear-optical ones (1 checks)" in result.reason

@@ -121,7 +121,8 @@ def check_device(
         options: device options when ``device`` is a name (e.g. ``{"dtype": "complex128"}``).
         select: run only checks whose name contains this substring (e.g. ``"test_gate"``), or
             one of these substrings (a tuple).
-        families: op families to check (``"qubit"``, ``"cv"``); default: every conformance module.
+        families: op families to check (``"qubit"``, ``"cv"``, ``"linear_optics"``); default: every
+            conformance module.
 
     Returns:
         A :class:`Report`; ``report.ok`` is true when nothing failed.
@@ -188,8 +189,8 @@ def _modules(families) -> list:
 
 
 def _run_module(module, spec: DeviceSpec, dev, select: str | tuple[str, ...] | None) -> list[CheckResult]:
-    family = module.__name__.rsplit("_", 1)[-1]
     short = module.__name__.rsplit(".", 1)[-1]
+    family = short.removeprefix("conformance_")
     tests = [(n, getattr(module, n)) for n in module.__all__ if n.startswith("test_")]
     cases = [(f"{short}::{n}{ident}", func, kwargs) for n, func in tests for ident, kwargs in harness.cases(func)]
     if select:
@@ -198,7 +199,7 @@ def _run_module(module, spec: DeviceSpec, dev, select: str | tuple[str, ...] | N
     if not cases:
         return []
     if family not in dev.capabilities.families:
-        kind = "photonic (cv)" if family == "cv" else family
+        kind = {"cv": "photonic (cv)", "linear_optics": "linear-optical"}.get(family, family)
         return [CheckResult(short, "skipped", f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, "
                                               f"not {kind} ones ({len(cases)} checks)")]
     out = []

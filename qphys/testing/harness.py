@@ -15,6 +15,14 @@ NAME``). This module serves both:
   (:data:`PARAMS_ATTRIBUTE`); :func:`qphys.testing.check_device` expands them itself, and the
   conformance modules' ``pytest_generate_tests`` hands them to pytest's ``metafunc.parametrize``.
 
+A conformance module of a new op family (``qphys/testing/conformance_<family>.py``, ``<family>`` as
+in ``Capabilities.families``) is picked up by :func:`qphys.testing.check_device` and ``qphys
+check-device`` without registration: it lists its checks (``test_*``) in ``__all__``; each takes
+``device_spec`` and the module's device fixture (:func:`qphys.testing.suite.device_fixture`) plus its
+own parameters, and uses :func:`skip`, :func:`raises` and :func:`parametrize` from here, so that it
+runs where pytest is not installed. (``pytest.mark.parametrize`` marks are still expanded where
+pytest is installed.)
+
 Examples:
     >>> from qphys.testing.harness import CheckSkipped, parametrize, raises, skip
     >>> with raises(ValueError, match="bad"):
@@ -121,7 +129,8 @@ def cases(func: Callable) -> Iterator[tuple[str, dict]]:
         [('[expval]', {'measure': 'expval'}), ('[probs]', {'measure': 'probs'})]
     """
     combos: list[tuple[str, dict]] = [("", {})]
-    for names, rows in reversed(parameters(func)):  # innermost decorator first, as pytest orders ids
+    # innermost decorator first, as pytest orders ids
+    for names, rows in reversed([*parameters(func), *_pytest_marks(func)]):
         combos = [
             (f"{ident}-{_ident(names, row)}" if ident else _ident(names, row), {**kwargs, **_row(names, row)})
             for ident, kwargs in combos
@@ -129,6 +138,24 @@ def cases(func: Callable) -> Iterator[tuple[str, dict]]:
         ]
     for ident, kwargs in combos:
         yield (f"[{ident}]" if ident else ""), kwargs
+
+
+def _pytest_marks(func: Callable) -> list[tuple[list[str], list]]:
+    """``pytest.mark.parametrize`` marks of a check still written against pytest (only present where
+    pytest is installed), outermost first: :func:`cases` expands them too, so such a module runs
+    under :func:`qphys.testing.check_device` before it moves to :func:`parametrize`."""
+    out = []
+    for mark in reversed(getattr(func, "pytestmark", [])):  # pytest stores innermost first
+        if getattr(mark, "name", None) == "parametrize":
+            argnames, values = mark.args[0], mark.args[1]
+            names = [a.strip() for a in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+            rows = []
+            for v in values:
+                if hasattr(v, "values") and hasattr(v, "marks"):  # pytest.param(...)
+                    v = tuple(v.values) if len(names) > 1 else v.values[0]
+                rows.append(v)
+            out.append((names, rows))
+    return out
 
 
 def _values(names: list[str], row) -> tuple:

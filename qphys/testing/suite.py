@@ -34,7 +34,7 @@ def device_for(spec: DeviceSpec, family: str):
             skip(f"{spec.name}: no credentials ({exc})")
     dev = _DEVICES[key]
     if family not in dev.capabilities.families:
-        kind = "photonic" if family == "cv" else "qubit"
+        kind = {"cv": "photonic", "linear_optics": "linear-optical"}.get(family, family)
         skip(f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, not {kind} ones")
     return dev
 
