@@ -136,7 +136,10 @@ def device(name: str, **options):
         DeviceOptionError: an option the device does not have.
     """
     if not isinstance(name, str):
-        raise DeviceNotFoundError(f"device name must be a string, got {type(name).__name__}")
+        raise DeviceNotFoundError(
+            f"device name must be a string such as 'torch.qubit', got {type(name).__name__}; pass a name or a "
+            "Device instance (qphys devices lists the names)"
+        )
     obj, is_family = _load(name)
     if obj is None:
         hint = next((f" Names {p}* come from {d}." for p, d in PROVIDERS.items() if name.startswith(p)), "")
