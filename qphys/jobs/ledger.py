@@ -565,8 +565,9 @@ class Ledger:
         self._write("error", lambda con: con.execute(
             "UPDATE jobs SET error=?, updated=? WHERE id=?", (message, time.time(), row_id)))
 
-    def mark_submitted(self, row_id: int, job_id: str, *, attempts: int = 3) -> None:
-        """The provider accepted the job under ``job_id``.
+    def mark_submitted(self, row_id: int, job_id: str, *, attempts: int = 3, count_attempt: bool = False) -> None:
+        """The provider accepted the job under ``job_id`` (``count_attempt``: this was a new
+        submission attempt, counted in the same write).
 
         This write must not be lost: a busy or failing ledger is retried ``attempts`` times; if it
         still fails, the job id goes to the side log (:attr:`side_log_path`) and the raised
@@ -577,8 +578,10 @@ class Ledger:
         for k in range(attempts):
             try:
                 self._write("submitted", lambda con: con.execute(
-                    "UPDATE jobs SET status='submitted', job_id=?, error=NULL, lease_until=?, updated=? WHERE id=?",
-                    (str(job_id), time.time() + self.lease, time.time(), row_id)), what="recording a submitted job")
+                    "UPDATE jobs SET status='submitted', job_id=?, error=NULL, attempts=attempts+?, lease_until=?, "
+                    "updated=? WHERE id=?",
+                    (str(job_id), int(count_attempt), time.time() + self.lease, time.time(), row_id)),
+                    what="recording a submitted job")
                 return
             except LedgerError as exc:
                 last = exc

@@ -454,8 +454,7 @@ class JobRunner:
         kill_point("runner.submitted")
         self.stats.submitted += 1
         if recording:
-            self.ledger.add_attempt(row_id)
-            self.ledger.mark_submitted(row_id, job_id)
+            self.ledger.mark_submitted(row_id, job_id, count_attempt=True)
         logger.info("%s: submitted job %s", self.device, job_id)
         return job_id
 

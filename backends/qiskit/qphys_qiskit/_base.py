@@ -23,7 +23,7 @@ from qiskit import QuantumCircuit
 
 import qphys
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.errors import ConfigError, DeviceOptionError, UnsupportedOperationError
+from qphys.errors import ConfigError, DeviceOptionError
 from qphys.jobs import JobRunner, JobSpec, Ledger, RetryPolicy, Transport
 from qphys_qiskit.convert import SUPPORTED_OPS, parameter_values, to_qiskit, unbatch_matrices
 
@@ -208,17 +208,6 @@ class QiskitDevice(Device):
 
     def _job_limit(self) -> int | None:
         return self.max_circuits_per_job
-
-    # ---- validation ---------------------------------------------------------------------------
-    def preprocess(self, circuits, config):
-        circuits = super().preprocess(circuits, config)
-        for c in circuits:
-            for m in c.measurements:
-                if m.kind == "state" and config.shots is not None:
-                    raise UnsupportedOperationError(
-                        f"device {self.name!r} returns the state only for exact runs; use shots=None"
-                    )
-        return circuits
 
     # ---- execution ----------------------------------------------------------------------------
     def template(self, circuit: qphys.Circuit) -> Template:
