@@ -60,7 +60,7 @@ def resume(ledger: Ledger, *, device: str | None = None, timeout: float | None =
         >>> resume(Ledger(tempfile.mktemp()))
         {'done': 0, 'failed': 0, 'lost': 0, 'pending': 0, 'untouched': 0, 'notes': []}
     """
-    from qphys.errors import JobError, JobTimeoutError, TransientJobError
+    from qphys.errors import JobError, JobTimeoutError, QphysError, TransientJobError
     from qphys.jobs.transport import JobNotFoundError, rebuild_transport
 
     counts: dict = {"done": 0, "failed": 0, "lost": 0, "pending": 0, "untouched": 0, "notes": []}
@@ -85,10 +85,10 @@ def resume(ledger: Ledger, *, device: str | None = None, timeout: float | None =
         if text not in transports:
             try:
                 transports[text] = rebuild_transport(spec)
-            except JobError as exc:
+            except QphysError as exc:  # a missing plugin, missing credentials...
                 transports[text] = exc
         transport = transports[text]
-        if isinstance(transport, JobError):
+        if isinstance(transport, QphysError):
             leave(row, str(transport))
             continue
         if not transport.can_reattach:

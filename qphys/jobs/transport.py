@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from qphys.errors import ConfigError, JobError, JobTimeoutError, TransientJobError
+from qphys.errors import ConfigError, JobError, JobTimeoutError, QphysError, TransientJobError
 from qphys.jobs.faults import kill_point
 from qphys.jobs.ledger import decode_arrays, encode_arrays
 
@@ -474,6 +474,7 @@ def rebuild_transport(spec: dict) -> Transport:
     Raises:
         JobError: the factory cannot be imported, is not marked with :func:`transport_factory`,
             or fails (the message says which plugin to install or what failed).
+        QphysError: what the factory raised (e.g. :class:`~qphys.errors.CredentialsError`).
 
     Examples:
         >>> import tempfile
@@ -504,7 +505,7 @@ def rebuild_transport(spec: dict) -> Transport:
     kwargs = spec.get("kwargs") or {}
     try:
         transport = obj(**kwargs)
-    except JobError:
+    except QphysError:  # JobError, CredentialsError...: the plugin's own message
         raise
     except Exception as exc:  # noqa: BLE001 - the plugin's own message is what the user needs
         raise JobError(f"rebuilding transport {factory!r} failed: {type(exc).__name__}: {exc}") from exc

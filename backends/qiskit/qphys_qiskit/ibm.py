@@ -8,9 +8,17 @@ array, so one ``execute`` call is one job per primitive (or as few as ``max_circ
 allows). Jobs go through :class:`qphys.jobs.JobRunner`: the ledger (on by default) lets a
 re-run after a crash re-attach to submitted jobs by id and reuse finished results.
 
-``ibm.fake_<name>`` runs every fake backend of ``qiskit_ibm_runtime.fake_provider`` locally in
-qiskit-ibm-runtime's local testing mode (``mode=<fake backend>``), which simulates with that
-device's noise model and coupling map; local jobs live only in the running process.
+``ibm.fake_<name>`` runs every fake backend of ``qiskit_ibm_runtime.fake_provider`` locally with
+the primitives qiskit-ibm-runtime's local testing mode uses (Qiskit's ``BackendSamplerV2`` /
+``BackendEstimatorV2`` on the fake backend, which simulates with that device's noise model and
+coupling map), called directly so that ``seed=0`` is honoured (:func:`run_local`); local jobs
+live only in the running process. Circuits are transpiled at ``optimization_level=2`` by default
+(Qiskit's own default, with a noise-aware layout).
+
+Exactly once on real hardware: every job carries the ledger's idempotency key as an IBM job tag,
+so a run that crashed after IBM accepted a job finds it (``service.jobs(job_tags=[key])``) and
+re-attaches instead of paying again; ``qphys jobs resume`` rebuilds the transport from the
+backend name, channel, instance and saved-account name recorded in the ledger (never the token).
 ``ibm.<name>`` opens ``QiskitRuntimeService()`` with qiskit-ibm-runtime's own credentials
 (``QISKIT_IBM_TOKEN``/``QISKIT_IBM_INSTANCE``/``QISKIT_IBM_CHANNEL`` or a saved account); qphys
 never reads, stores or logs the token.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import warnings
 from functools import cache, lru_cache
@@ -107,25 +116,23 @@ def _classify(exc: Exception, what: str) -> Exception:
     return JobError(f"IBM Quantum error while {what}: {text}")
 
 
-#: qiskit-ibm-runtime's local testing mode drops a falsy simulator seed
-#: (``if seed_simulator := sim_options.pop("seed_simulator", None)`` in
-#: ``fake_provider/local_service.py``, qiskit-ibm-runtime 0.51), so ``seed=0`` ran unseeded. qphys
-#: seeds are below ``2**63`` (``RunConfig`` checks), so seed 0 is sent as this value instead:
-#: reproducible, and no other seed maps to it.
-LOCAL_SEED_FOR_ZERO = 2**63
-
-
-def local_simulator_seed(seed: int | None) -> int | None:
-    """The ``seed_simulator`` qphys sends to local testing mode for ``seed`` (see
-    :data:`LOCAL_SEED_FOR_ZERO`).
-
-    Examples:
-        >>> local_simulator_seed(0) == 2**63, local_simulator_seed(7)
-        (True, 7)
+def run_local(backend, payload: Payload):
+    """Run ``payload`` on a fake backend with Qiskit's ``BackendSamplerV2``/``BackendEstimatorV2``:
+    what qiskit-ibm-runtime's local testing mode runs (``default_shots`` and ``seed_simulator`` for
+    the sampler; ``precision = 1/sqrt(shots)`` and ``seed_simulator`` for the estimator), called
+    directly because local testing mode drops a seed of 0 (``if seed_simulator :=
+    sim_options.pop("seed_simulator", None)`` in ``fake_provider/local_service.py``,
+    qiskit-ibm-runtime 0.51), so ``seed=0`` ran unseeded. Returns the primitive job.
     """
-    if seed is None:
-        return None
-    return LOCAL_SEED_FOR_ZERO if seed == 0 else int(seed)
+    from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
+
+    if payload.primitive == "estimator":
+        est = BackendEstimatorV2(backend=backend, options={"seed_simulator": payload.seed})
+        pubs = [(p.circuit, [list(p.observables)], p.values[:, None, :]) for p in payload.pubs]
+        return est.run(pubs, precision=1 / math.sqrt(payload.shots))
+    sampler = BackendSamplerV2(backend=backend, options={"seed_simulator": payload.seed,
+                                                         "default_shots": payload.shots})
+    return sampler.run([(p.circuit, p.values) for p in payload.pubs])
 
 
 class IBMTransport(Transport):
@@ -165,6 +172,14 @@ class IBMTransport(Transport):
     def submit(self, payload: Payload, idempotency_key: str) -> str:
         from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
+        if self.local:
+            try:
+                job = run_local(self.backend, payload)
+            except Exception as exc:
+                raise _classify(exc, f"submitting to {self.backend.name}") from exc
+            job_id = str(job.job_id())
+            self._jobs[job_id] = job
+            return job_id
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -177,13 +192,8 @@ class IBMTransport(Transport):
                     prim = SamplerV2(mode=self.backend)
                     pubs = [(p.circuit, p.values) for p in payload.pubs]
                 prim.options.default_shots = payload.shots
-                if self.local and payload.seed is not None:
-                    prim.options.simulator.seed_simulator = local_simulator_seed(payload.seed)
-                if not self.local:
-                    prim.options.environment.job_tags = [idempotency_key]
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=".*no effect in local testing mode.*")
-                    job = prim.run(pubs)
+                prim.options.environment.job_tags = [idempotency_key]
+                job = prim.run(pubs)
         except Exception as exc:
             raise _classify(exc, f"submitting to {self.backend.name}") from exc
         job_id = str(job.job_id())
@@ -258,9 +268,8 @@ class IBMDevice(QiskitDevice):
 
     Args:
         shots: shots per PUB (default 4096); exact results are not available.
-        seed: simulator seed (fake backends only; real hardware is not seedable). ``seed=0`` is
-            reproducible too (sent as :data:`LOCAL_SEED_FOR_ZERO`: qiskit-ibm-runtime's local
-            mode drops a seed of 0), and the seed also fixes the transpiler's random choices.
+        seed: simulator seed (fake backends only; real hardware is not seedable), ``seed=0``
+            included (see :func:`run_local`); the seed also fixes the transpiler's random choices.
         optimization_level: transpiler level for the ISA transpilation (default 2, Qiskit's own
             default: a noise-aware layout (VF2Layout / VF2PostLayout scored with the backend's
             error rates) instead of the trivial one on physical qubits 0, 1, ...).
