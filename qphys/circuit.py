@@ -103,7 +103,7 @@ class Circuit(CVBuilder):
                 raise WireError(
                     f"{name}: {unit} {w} is negative; {unit}s are numbered 0..{self.num_wires - 1} "
                     f"and negative indices do not count from the end (the last {unit} is "
-                    f"{self.num_wires - 1})"
+                    f"{self.num_wires - 1}); use an index in 0..{self.num_wires - 1}"
                 )
             if w >= self.num_wires:
                 raise WireError(

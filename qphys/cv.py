@@ -60,7 +60,7 @@ class CVObservable(Observable):
             raise WireError("CV observable needs at least one mode; e.g. modes=[0]")
         for m in modes:
             if m < 0:
-                raise WireError(f"CV observable: mode {m} is negative; modes are numbered 0, 1, 2, ...")
+                raise WireError(f"CV observable: mode {m} is negative; modes are numbered 0, 1, 2, ...: use a mode >= 0")
         if len(set(modes)) != len(modes):
             raise WireError(f"CV observable: modes {modes} repeat a mode; give each mode once")
         n = 2 * len(modes)
@@ -203,7 +203,7 @@ def _mode(mode):
     if not is_integer(mode):
         raise WireError(f"mode must be an integer (a Python int or numpy integer), got {describe(mode)}; e.g. X(0)")
     if mode < 0:
-        raise WireError(f"mode {mode} is negative; modes are numbered 0, 1, 2, ...")
+        raise WireError(f"mode {mode} is negative; modes are numbered 0, 1, 2, ...: use a mode >= 0")
     return int(mode)
 
 

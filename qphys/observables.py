@@ -184,7 +184,7 @@ class Pauli(Observable):
                 f"e.g. {name}(0)"
             )
         if wire < 0:
-            raise WireError(f"Pauli {name}: wire {wire} is negative; wires are numbered 0, 1, 2, ...")
+            raise WireError(f"Pauli {name}: wire {wire} is negative; wires are numbered 0, 1, 2, ...: use a wire >= 0")
         self.name, self.wire = name, int(wire)
 
     @property

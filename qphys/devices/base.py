@@ -81,6 +81,11 @@ class RunConfig:
                 raise ConfigError(
                     f"shots must be a positive integer or None (exact), got {self.shots!r}; e.g. shots=1000"
                 )
+            if self.shots >= SHOTS_LIMIT:
+                raise ConfigError(
+                    f"shots={self.shots!r} is not representable as a 64-bit count (shots must be below 2**63); use "
+                    "fewer shots, or shots=None for exact results"
+                )
             object.__setattr__(self, "shots", int(self.shots))
         if self.seed is not None:
             if not _is_integer(self.seed):
@@ -107,6 +112,8 @@ class RunConfig:
 
 #: Seeds are integers in ``[0, SEED_LIMIT)`` (what torch, numpy and Aer all accept).
 SEED_LIMIT = 2**63
+#: Shots are integers in ``[1, SHOTS_LIMIT)`` (a 64-bit count).
+SHOTS_LIMIT = 2**63
 
 
 def _is_integer(x) -> bool:
@@ -256,7 +263,8 @@ class Device(abc.ABC):
                 if op.name not in caps.operations:
                     raise UnsupportedOperationError(
                         f"device {self.name!r} does not support operation {op.name!r}; "
-                        f"supported: {', '.join(sorted(caps.operations))}"
+                        f"supported: {', '.join(sorted(caps.operations))}; use those, or a device that supports it (qphys "
+                        "devices lists them)"
                     )
             if not c.measurements:
                 raise UnsupportedOperationError(
@@ -266,7 +274,8 @@ class Device(abc.ABC):
                 if m.kind not in caps.measurements:
                     raise UnsupportedOperationError(
                         f"device {self.name!r} does not support measurement {m.kind!r}; "
-                        f"supported: {', '.join(sorted(caps.measurements))}"
+                        f"supported: {', '.join(sorted(caps.measurements))}; use one of those, or a device that supports "
+                        "it (qphys devices lists them)"
                     )
                 if m.kind in ("sample", "counts", "homodyne") and config.shots is None:
                     raise UnsupportedOperationError(
@@ -285,7 +294,8 @@ class Device(abc.ABC):
                             if kind not in caps.observables:
                                 raise UnsupportedOperationError(
                                     f"device {self.name!r} does not support observable {kind}; "
-                                    f"supported: {', '.join(sorted(caps.observables))}"
+                                    f"supported: {', '.join(sorted(caps.observables))}; use one of those, or a device that "
+                                    "supports it"
                                 )
         return list(circuits)
 

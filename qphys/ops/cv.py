@@ -142,7 +142,7 @@ def check_unitary(U, *, what: str = "interferometer") -> np.ndarray:
     if u.ndim != 2 or u.shape[0] != u.shape[1]:
         raise MatrixError(f"{what}: needs a square M x M matrix, got shape {u.shape}")
     if not np.all(np.isfinite(u)):
-        raise MatrixError(f"{what}: matrix has non-finite entries (nan or inf)")
+        raise MatrixError(f"{what}: matrix has non-finite entries (nan or inf); check how it was computed")
     err = float(np.abs(u @ u.conj().T - np.eye(len(u))).max())
     if err > 1e-7:
         raise MatrixError(
