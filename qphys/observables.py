@@ -237,7 +237,7 @@ class Hermitian(Observable):
         if not wires:
             raise WireError("Hermitian needs at least one wire; e.g. Hermitian(M, wires=[0])")
         if any(w < 0 for w in wires):
-            raise WireError(f"Hermitian wires {wires} include a negative wire; wires are numbered 0, 1, 2, ...")
+            raise WireError(f"Hermitian wires {wires} include a negative wire; wires are numbered 0, 1, 2, ...: use wires >= 0")
         if len(set(wires)) != len(wires):
             raise WireError(f"Hermitian wires {wires} repeat a wire; give each wire once")
         t = numeric_tensor(matrix, what="Hermitian: matrix", error=MatrixError)
