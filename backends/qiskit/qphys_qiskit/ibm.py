@@ -122,17 +122,23 @@ def run_local(backend, payload: Payload):
     the sampler; ``precision = 1/sqrt(shots)`` and ``seed_simulator`` for the estimator), called
     directly because local testing mode drops a seed of 0 (``if seed_simulator :=
     sim_options.pop("seed_simulator", None)`` in ``fake_provider/local_service.py``,
-    qiskit-ibm-runtime 0.51), so ``seed=0`` ran unseeded. Returns the primitive job.
+    qiskit-ibm-runtime 0.51), so ``seed=0`` ran unseeded. Returns the primitive job, finished: the
+    primitives run jobs in background threads, and two jobs running at once on one fake backend (the
+    estimator and sampler jobs of one ``execute``) share its simulator and do not reproduce their
+    seeded results (about one run in ten differed), so each job completes before the next starts.
     """
     from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
 
     if payload.primitive == "estimator":
         est = BackendEstimatorV2(backend=backend, options={"seed_simulator": payload.seed})
         pubs = [(p.circuit, [list(p.observables)], p.values[:, None, :]) for p in payload.pubs]
-        return est.run(pubs, precision=1 / math.sqrt(payload.shots))
-    sampler = BackendSamplerV2(backend=backend, options={"seed_simulator": payload.seed,
-                                                         "default_shots": payload.shots})
-    return sampler.run([(p.circuit, p.values) for p in payload.pubs])
+        job = est.run(pubs, precision=1 / math.sqrt(payload.shots))
+    else:
+        sampler = BackendSamplerV2(backend=backend, options={"seed_simulator": payload.seed,
+                                                             "default_shots": payload.shots})
+        job = sampler.run([(p.circuit, p.values) for p in payload.pubs])
+    job.result()  # finish now (the result is kept by the job): no two local jobs overlap
+    return job
 
 
 class IBMTransport(Transport):
