@@ -107,9 +107,16 @@ def test_chunked_sampling_matches_one_chunk(monkeypatch):
     distribution: every shot lands, and the estimates agree with the exact values."""
     c = qphys.Circuit(wires=3).h(0).cx(0, 1).ry(0.7, 2).counts().expval(qphys.Z(2)).probs([0, 1])
     dev = qphys.device("torch.qubit", dtype="complex128")
-    monkeypatch.setattr(torch_qubit, "SAMPLE_CHUNK_BYTES", 64)  # a few shots per chunk
+    from qphys.sim.statevector.measure import sample_bytes_per_shot
+
+    # 4000 shots per chunk: 10 chunks
+    monkeypatch.setattr(torch_qubit, "SAMPLE_CHUNK_BYTES", 4000 * sample_bytes_per_shot(3))
+    calls = []
+    accumulate = torch_qubit._accumulate
+    monkeypatch.setattr(torch_qubit, "_accumulate", lambda *a: calls.append(1) or accumulate(*a))
     shots = 40_000
     r = qphys.execute(c, dev, shots=shots, seed=5)
+    assert len(calls) >= 10  # drawn in chunks
     counts, z2, probs = r.values
     assert sum(counts.values()) == shots and set(counts) <= {"000", "001", "110", "111"}
     assert abs(float(z2) - math.cos(0.7)) < 4 / math.sqrt(shots)
