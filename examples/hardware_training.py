@@ -7,9 +7,11 @@ one for ALL parameter-shifted circuits of the backward pass — whatever the bat
     .venv/bin/python examples/hardware_training.py --device ibm.fake_brisbane --shots 1024
     .venv/bin/python examples/hardware_training.py --quick
 
-On ``ibm.fake_<name>`` the circuits are transpiled to that (noisy, 100+-qubit) device and run
-locally through qiskit-ibm-runtime's local testing mode; the job ledger (``$QPHYS_HOME``) lets
-an interrupted run be re-run without recomputing finished jobs.
+On ``ibm.fake_<name>`` the circuits are transpiled to that (noisy, 100+-qubit) device at Qiskit's
+default optimization level (noise-aware layout) and run locally with the primitives of
+qiskit-ibm-runtime's local testing mode; ``--seed`` (default 0) makes the run reproducible. The job
+ledger (``$QPHYS_HOME``) lets an interrupted run be re-run without paying for finished or already
+accepted jobs again; ``--job-timeout`` bounds the wait for each step's jobs.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def main(argv=None) -> dict:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ledger", action="store_true", help="do not record jobs in the ledger")
+    p.add_argument("--job-timeout", type=float, default=None,
+                   help="seconds to wait for one step's jobs (remote devices; default: no limit)")
     p.add_argument("--quick", action="store_true", help="few steps and a small batch")
     args = p.parse_args(argv)
     if args.quick:
@@ -56,6 +60,8 @@ def main(argv=None) -> dict:
         options["shots"] = shots
     if args.device.startswith("ibm."):
         options["ledger"] = not args.no_ledger
+    if args.job_timeout is not None:
+        options["job_timeout"] = args.job_timeout
     dev = qphys.device(args.device, **options)
 
     torch.manual_seed(args.seed)

@@ -24,6 +24,7 @@ from numbers import Number
 import numpy as np
 import torch
 
+from qphys._validate import describe, index_tuple, is_integer, numeric_tensor
 from qphys.cv_builder import CVBuilder
 from qphys.errors import (
     BatchSizeError,
@@ -62,8 +63,11 @@ class Circuit(CVBuilder):
                 f"got wires={wires!r}, modes={modes!r}"
             )
         count = wires if wires is not None else modes
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-            raise WireError(f"a circuit needs a positive integer number of wires/modes, got {count!r}")
+        if not is_integer(count) or count < 1:
+            raise WireError(
+                f"a circuit needs a positive integer number of wires/modes, got {describe(count)}; e.g. "
+                "Circuit(wires=2) or Circuit(modes=2)"
+            )
         self.family = "qubit" if wires is not None else "cv"
         self.num_wires = int(count)
         self.operations: list[Operation] = []
@@ -91,16 +95,15 @@ class Circuit(CVBuilder):
 
     # ---- validation helpers ----------------------------------------------------------------
     def _check_wires(self, name: str, wires) -> tuple[int, ...]:
+        """``wires`` (an integer or a sequence of them) checked against the circuit's range."""
         unit = "wire" if self.family == "qubit" else "mode"
         out = []
-        for w in wires:
-            if isinstance(w, bool) or not isinstance(w, (int, np.integer)):
-                raise WireError(f"{name}: {unit} must be an integer, got {w!r}")
+        for w in index_tuple(wires, what=name, unit=unit):
             if w < 0:
                 raise WireError(
                     f"{name}: {unit} {w} is negative; {unit}s are numbered 0..{self.num_wires - 1} "
                     f"and negative indices do not count from the end (the last {unit} is "
-                    f"{self.num_wires - 1})"
+                    f"{self.num_wires - 1}); use an index in 0..{self.num_wires - 1}"
                 )
             if w >= self.num_wires:
                 raise WireError(
@@ -110,7 +113,7 @@ class Circuit(CVBuilder):
                 )
             out.append(int(w))
         if len(set(out)) != len(out):
-            raise WireError(f"{name}: {unit}s {tuple(out)} repeat a {unit}; each must be distinct")
+            raise WireError(f"{name}: {unit}s {tuple(out)} repeat a {unit}; each must be distinct: give each {unit} once")
         return tuple(out)
 
     def _note_batch(self, name: str, b: int | None) -> None:
@@ -126,12 +129,20 @@ class Circuit(CVBuilder):
             )
 
     def _check_param(self, name: str, value):
-        if isinstance(value, bool):
-            raise ParameterError(f"{name}: parameter must be a real number, got {value!r}")
+        if isinstance(value, (bool, np.bool_)):
+            raise ParameterError(f"{name}: parameter must be a real number, got {value!r}; pass a float such as 0.5")
         if isinstance(value, Number):
-            if isinstance(value, complex):
-                raise ParameterError(f"{name}: parameter must be real, got complex {value!r}")
-            v = float(value)
+            if isinstance(value, (complex, np.complexfloating)):
+                raise ParameterError(
+                    f"{name}: parameter must be real, got complex {value!r}; pass the real angle (e.g. abs(z) or "
+                    "z.real)"
+                )
+            try:
+                v = float(value)
+            except (OverflowError, TypeError, ValueError):
+                raise ParameterError(
+                    f"{name}: parameter {describe(value)} is not representable as a float; pass a finite float"
+                ) from None
             if not math.isfinite(v):
                 raise ParameterError(
                     f"{name}: parameter is {v}; gate parameters must be finite (check for "
@@ -139,13 +150,20 @@ class Circuit(CVBuilder):
                 )
             return v
         if isinstance(value, np.ndarray):
-            value = torch.as_tensor(value)
+            value = numeric_tensor(value, what=f"{name}: parameter", error=ParameterError)
         if not torch.is_tensor(value):
             raise ParameterError(
-                f"{name}: parameter must be a float or a torch tensor, got {type(value).__name__}"
+                f"{name}: parameter must be a float or a torch tensor, got {describe(value)}; pass a float, or a "
+                "1-D tensor of length B for a batch"
+            )
+        if value.dtype == torch.bool:
+            raise ParameterError(
+                f"{name}: parameter is a boolean tensor; pass real values (convert with .to(torch.float64))"
             )
         if value.is_complex():
-            raise ParameterError(f"{name}: parameter must be real, got a complex tensor")
+            raise ParameterError(
+                f"{name}: parameter must be real, got a complex tensor; pass its real part (.real) or its angle"
+            )
         if value.ndim > 1:
             raise ParameterError(
                 f"{name}: parameter has shape {tuple(value.shape)}; use a scalar or a 1-D "
@@ -154,7 +172,7 @@ class Circuit(CVBuilder):
         if not value.is_floating_point():
             value = value.to(torch.get_default_dtype())
         if value.ndim == 1 and value.shape[0] == 0:
-            raise BatchSizeError(f"{name}: batched parameter is empty (batch size 0)")
+            raise BatchSizeError(f"{name}: batched parameter is empty (batch size 0); give at least one value")
         if not bool(torch.isfinite(value.detach()).all()):
             raise ParameterError(
                 f"{name}: parameter contains nan or inf; gate parameters must be finite "
@@ -179,14 +197,23 @@ class Circuit(CVBuilder):
                 f"{name} is a {spec.family} operation and cannot be added to a {kind} circuit; "
                 f"build Circuit({'modes' if spec.family == 'cv' else 'wires'}=...) for it"
             )
-        if isinstance(wires, (int, np.integer)):
-            wires = (wires,)
-        wires = self._check_wires(name, tuple(wires))
+        wires = self._check_wires(name, wires)
         if spec.num_wires is not None and len(wires) != spec.num_wires:
-            raise WireError(f"{name} acts on {spec.num_wires} wire(s), got {len(wires)}: {wires}")
-        params = tuple(params)
+            raise WireError(
+                f"{name} acts on {spec.num_wires} wire(s), got {len(wires)}: {wires}; give exactly {spec.num_wires}"
+            )
+        if isinstance(params, (list, tuple)):
+            params = tuple(params)
+        else:
+            raise ParameterError(
+                f"{name}: params must be a tuple of the {spec.num_params} parameter(s) "
+                f"({', '.join(spec.param_names) or 'none'}), got {describe(params)}"
+            )
         if len(params) != spec.num_params:
-            raise ParameterError(f"{name} takes {spec.num_params} parameter(s), got {len(params)}")
+            raise ParameterError(
+                f"{name} takes {spec.num_params} parameter(s) ({', '.join(spec.param_names) or 'none'}), got "
+                f"{len(params)}; pass exactly those"
+            )
         if not spec.matrix_param:
             params = tuple(self._check_param(name, p) for p in params)
         self.operations.append(Operation(name, wires, params))
@@ -317,10 +344,8 @@ class Circuit(CVBuilder):
         Raises:
             MatrixError: wrong shape or not unitary.
         """
-        if isinstance(wires, (int, np.integer)):
-            wires = (wires,)
-        wires = self._check_wires("unitary", tuple(wires))
-        m = torch.as_tensor(matrix)
+        wires = self._check_wires("unitary", wires)
+        m = numeric_tensor(matrix, what="unitary: matrix", error=MatrixError)
         if not m.is_complex():
             m = m.to(torch.complex128)
         d = 2 ** len(wires)
@@ -330,7 +355,7 @@ class Circuit(CVBuilder):
                 f"got shape {tuple(m.shape)}"
             )
         if not bool(torch.isfinite(torch.view_as_real(m.detach())).all()):
-            raise MatrixError("unitary matrix has non-finite entries (nan or inf)")
+            raise MatrixError("unitary matrix has non-finite entries (nan or inf); check how it was computed")
         md = m.detach().to(torch.complex128)
         eye = torch.eye(d, dtype=md.dtype, device=md.device)
         err = (md @ md.conj().transpose(-1, -2) - eye).abs().max().item()
@@ -350,12 +375,12 @@ class Circuit(CVBuilder):
         Must be the first operation of the circuit.
         """
         wires = tuple(range(self.num_wires)) if wires is None else wires
-        wires = self._check_wires("state_prep", (wires,) if isinstance(wires, int) else tuple(wires))
+        wires = self._check_wires("state_prep", wires)
         if self.operations:
             raise UnsupportedOperationError(
                 "state_prep must be the first operation of a circuit; build it before other gates"
             )
-        v = torch.as_tensor(state)
+        v = numeric_tensor(state, what="state_prep: amplitudes", error=ParameterError)
         d = 2 ** len(wires)
         if v.ndim not in (1, 2) or v.shape[-1] != d:
             raise MatrixError(
@@ -363,7 +388,7 @@ class Circuit(CVBuilder):
                 f"got shape {tuple(v.shape)}"
             )
         if not bool(torch.isfinite(torch.view_as_real(v.detach()) if v.is_complex() else v.detach()).all()):
-            raise ParameterError("state_prep amplitudes contain nan or inf")
+            raise ParameterError("state_prep amplitudes contain nan or inf; check how they were computed")
         norms = v.detach().abs().pow(2).sum(-1)
         if not bool(torch.allclose(norms, torch.ones_like(norms), atol=1e-5)):
             raise ParameterError(
@@ -379,9 +404,7 @@ class Circuit(CVBuilder):
     def _measure_wires(self, kind, wires):
         if wires is None:
             return None
-        if isinstance(wires, (int, np.integer)):
-            wires = (wires,)
-        return self._check_wires(kind, tuple(wires))
+        return self._check_wires(kind, wires)
 
     def expval(self, obs) -> Circuit:
         """Measure the expectation value of observable ``obs``."""
@@ -417,13 +440,15 @@ class Circuit(CVBuilder):
 
     def _check_obs(self, kind, obs):
         if not isinstance(obs, Observable):
+            example = "qphys.Z(0)" if self.family == "qubit" else "qphys.cv.X(0)"
             raise ObservableError(
-                f"{kind} needs an observable such as qphys.Z(0), got {type(obs).__name__}"
+                f"{kind} needs an observable such as {example}, got {describe(obs)}"
             )
         if obs.family != self.family:
+            example = "qphys.Z(0)" if self.family == "qubit" else "qphys.cv.X(0)"
             raise ObservableError(
                 f"{kind}: {obs!r} is a {obs.family} observable but the circuit is a "
-                f"{self.family} circuit"
+                f"{self.family} circuit; measure a {self.family} observable such as {example}"
             )
         obs.check_wires(self.num_wires)
 

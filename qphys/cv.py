@@ -27,10 +27,10 @@ import math
 from numbers import Number
 
 import numpy as np
-import torch
 
+from qphys._validate import describe, index_tuple, is_integer, numeric_tensor, real_number
 from qphys.errors import ObservableError, WireError
-from qphys.observables import Observable
+from qphys.observables import Observable, coefficient
 
 HBAR = 2.0
 
@@ -55,10 +55,12 @@ class CVObservable(Observable):
     family = "cv"
 
     def __init__(self, A=None, d=None, k=0.0, *, modes, kind: str = "PolyXP", phi: float | None = None):
-        modes = (modes,) if isinstance(modes, (int, np.integer)) else tuple(modes)
+        modes = index_tuple(modes, what="CV observable", unit="mode")
+        if not modes:
+            raise WireError("CV observable needs at least one mode; e.g. modes=[0]")
         for m in modes:
-            if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
-                raise WireError(f"CV observable: mode must be a non-negative integer, got {m!r}")
+            if m < 0:
+                raise WireError(f"CV observable: mode {m} is negative; modes are numbered 0, 1, 2, ...: use a mode >= 0")
         if len(set(modes)) != len(modes):
             raise WireError(f"CV observable: modes {modes} repeat a mode; give each mode once")
         n = 2 * len(modes)
@@ -71,10 +73,9 @@ class CVObservable(Observable):
             )
         if d.shape != (n,):
             raise ObservableError(f"quadratic form on {len(modes)} mode(s) needs d of shape ({n},), got {d.shape}")
-        if not np.allclose(A, A.T, atol=1e-12):
+        if not np.allclose(A, A.T, rtol=0.0, atol=1e-12 * max(1.0, float(np.abs(A).max(initial=0.0)))):
             raise ObservableError("quadratic form: A must be symmetric; use (A + A.T) / 2")
-        if isinstance(k, bool) or not isinstance(k, Number) or isinstance(k, complex) or not math.isfinite(k):
-            raise ObservableError(f"quadratic form: constant k must be a finite real number, got {k!r}")
+        k = real_number(k, what="quadratic form: constant k", error=ObservableError)
         self.A, self.d, self.k = A, d, float(k)
         self.modes = modes
         self.kind, self.phi = kind, phi
@@ -137,12 +138,16 @@ class CVObservable(Observable):
         return A, d, self.k
 
     def __add__(self, other):
-        if isinstance(other, Number) and not isinstance(other, (bool, complex)):
-            return CVObservable(self.A, self.d, self.k + float(other), modes=self.modes)
+        if isinstance(other, Number) and not isinstance(other, (bool, np.bool_)):
+            return CVObservable(self.A, self.d, self.k + coefficient(other, self), modes=self.modes)
         if not isinstance(other, CVObservable):
             if isinstance(other, Observable):
-                raise ObservableError(f"cannot add CV observable {self!r} and qubit observable {other!r}")
-            return NotImplemented
+                raise ObservableError(
+                    f"cannot add CV observable {self!r} and qubit observable {other!r}; a circuit measures one family"
+                )
+            raise ObservableError(
+                f"cannot add {describe(other)} to the CV observable {self!r}; add CV observables or real constants"
+            )
         modes = tuple(self.modes) + tuple(m for m in other.modes if m not in self.modes)
         A1, d1, k1 = self.on_modes(modes)
         A2, d2, k2 = other.on_modes(modes)
@@ -157,14 +162,18 @@ class CVObservable(Observable):
         return (-1.0) * self + other
 
     def __mul__(self, scalar):
-        if not isinstance(scalar, Number) or isinstance(scalar, (bool, complex)):
-            return NotImplemented
-        s = float(scalar)
+        s = coefficient(scalar, self)
         if s == 1.0:
             return self
         return CVObservable(s * self.A, s * self.d, s * self.k, modes=self.modes)
 
     __rmul__ = __mul__
+
+    def __truediv__(self, scalar):
+        s = coefficient(scalar, self)
+        if s == 0:
+            raise ObservableError(f"{self!r} / 0: division by zero; divide by a non-zero number")
+        return self * (1.0 / s)
 
     def __neg__(self):
         return (-1.0) * self
@@ -179,20 +188,22 @@ class CVObservable(Observable):
 
 
 def _real_array(x, what):
-    arr = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+    arr = numeric_tensor(x, what=f"quadratic form: {what}", error=ObservableError).detach().cpu().numpy()
     if np.iscomplexobj(arr):
         if np.any(np.imag(arr) != 0):
-            raise ObservableError(f"quadratic form: {what} must be real")
+            raise ObservableError(f"quadratic form: {what} must be real; pass its real part")
         arr = np.real(arr)
     arr = arr.astype(float)
     if not np.all(np.isfinite(arr)):
-        raise ObservableError(f"quadratic form: {what} has non-finite entries")
+        raise ObservableError(f"quadratic form: {what} has non-finite entries; check how it was computed")
     return arr
 
 
 def _mode(mode):
-    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
-        raise WireError(f"mode must be an integer, got {mode!r}")
+    if not is_integer(mode):
+        raise WireError(f"mode must be an integer (a Python int or numpy integer), got {describe(mode)}; e.g. X(0)")
+    if mode < 0:
+        raise WireError(f"mode {mode} is negative; modes are numbered 0, 1, 2, ...: use a mode >= 0")
     return int(mode)
 
 
@@ -223,7 +234,7 @@ def quad(mode: int, phi: float) -> CVObservable:
         >>> quad(0, 0.3)
         Quad(0, phi=0.3)
     """
-    phi = float(phi)
+    phi = real_number(phi, what="quad: phi", error=ObservableError)
     return CVObservable(d=[math.cos(phi), math.sin(phi)], modes=(_mode(mode),), kind="Quad", phi=phi)
 
 

@@ -7,9 +7,9 @@ methods and the CV measurements.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from qphys._validate import describe, is_integer, numeric_tensor, real_number
 from qphys.cv import quad
 from qphys.errors import MatrixError, ParameterError, UnsupportedOperationError, WireError
 from qphys.ir import Measurement, Operation
@@ -87,11 +87,9 @@ class CVBuilder:
                 "interferometer: U requires grad, but it is a fixed matrix; for a trainable "
                 "interferometer use qphys.templates.clements_interferometer(circuit, theta, phi, varphi)"
             )
-        u = check_unitary(U)
+        u = check_unitary(numeric_tensor(U, what="interferometer: U", error=MatrixError))
         modes = tuple(range(self.num_wires)) if modes is None else modes
-        if isinstance(modes, (int, np.integer)):
-            modes = (modes,)
-        modes = self._check_wires("interferometer", tuple(modes))
+        modes = self._check_wires("interferometer", modes)
         if u.shape[0] != len(modes):
             raise MatrixError(
                 f"interferometer on {len(modes)} mode(s) needs a {len(modes)}x{len(modes)} "
@@ -112,10 +110,10 @@ class CVBuilder:
         """Homodyne samples of the quadrature ``x cos(phi) + p sin(phi)`` of ``mode`` (needs
         shots): ``(B, shots)``."""
         self._require_cv("homodyne")
-        if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
-            raise WireError(f"homodyne: mode must be an integer, got {mode!r}")
-        (mode,) = self._check_wires("homodyne", (mode,))
-        obs = quad(mode, float(phi))
+        if not is_integer(mode):
+            raise WireError(f"homodyne: mode must be an integer, got {describe(mode)}; e.g. homodyne(0)")
+        (mode,) = self._check_wires("homodyne", mode)
+        obs = quad(mode, real_number(phi, what="homodyne: phi", error=ParameterError))
         self.measurements.append(Measurement("homodyne", obs=obs, wires=(mode,)))
         return self
 

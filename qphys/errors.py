@@ -72,6 +72,22 @@ class MissingDependencyError(QphysError, ImportError):
     """An optional feature needs a package that is not installed; the message names the extra."""
 
 
+class JobTimeoutError(JobError, TimeoutError):
+    """A remote job did not finish within ``job_timeout``; it stays recorded and re-attachable."""
+
+
+class LedgerError(QphysError, RuntimeError):
+    """The job ledger cannot be read or written (damaged, locked, read-only or vanished file).
+
+    The message names the file and the fix; when a job the provider already accepted could not
+    be recorded, its job id is in the message and in the ledger's side log.
+    """
+
+
+class CircuitError(QphysError, TypeError):
+    """Something that is not a :class:`qphys.Circuit` was given where circuits are expected."""
+
+
 __all__ = [
     "QphysError",
     "WireError",
@@ -89,4 +105,7 @@ __all__ = [
     "JobError",
     "TransientJobError",
     "MissingDependencyError",
+    "JobTimeoutError",
+    "LedgerError",
+    "CircuitError",
 ]

@@ -18,8 +18,8 @@ from functools import reduce
 from numbers import Number
 
 import numpy as np
-import torch
 
+from qphys._validate import describe, index_tuple, is_integer, numeric_tensor
 from qphys.errors import MatrixError, ObservableError, WireError
 
 _PAULI = {
@@ -58,7 +58,10 @@ class Observable:
 
     def __matmul__(self, other):
         if not isinstance(other, Observable):
-            return NotImplemented
+            raise ObservableError(
+                f"{self!r} @ {describe(other)}: @ builds tensor products of observables; multiply by a number "
+                "with * instead"
+            )
         # `*` and `@` bind equally tightly, so `0.5 * Z(0) @ Z(1)` is `(0.5 * Z(0)) @ Z(1)`:
         # distribute products over sums.
         if isinstance(self, Sum):
@@ -68,23 +71,38 @@ class Observable:
         return Prod(self, other)
 
     def __add__(self, other):
-        if isinstance(other, Number) and other == 0:
+        if isinstance(other, Number) and not isinstance(other, (bool, complex)) and other == 0:
             return self
         if not isinstance(other, Observable):
-            return NotImplemented
+            raise ObservableError(
+                f"cannot add {describe(other)} to the observable {self!r}; add observables, and write a constant "
+                "c as c * qphys.I(0)"
+            )
         return Sum([(1.0, self), (1.0, other)])
 
     __radd__ = __add__
 
     def __sub__(self, other):
+        if not isinstance(other, Observable):
+            raise ObservableError(
+                f"cannot subtract {describe(other)} from the observable {self!r}; subtract observables, and write "
+                "a constant c as c * qphys.I(0)"
+            )
         return self + (-1.0) * other
 
+    def __rsub__(self, other):
+        return (-1.0) * self + other
+
     def __mul__(self, scalar):
-        if not isinstance(scalar, Number) or isinstance(scalar, complex):
-            return NotImplemented
-        return Sum([(float(scalar), self)])
+        return Sum([(coefficient(scalar, self), self)])
 
     __rmul__ = __mul__
+
+    def __truediv__(self, scalar):
+        c = coefficient(scalar, self)
+        if c == 0:
+            raise ObservableError(f"{self!r} / 0: division by zero; divide by a non-zero number")
+        return Sum([(1.0 / c, self)])
 
     def __neg__(self):
         return (-1.0) * self
@@ -97,6 +115,33 @@ class Observable:
                     f"observable {self!r} acts on wire {w}, but the circuit has wires "
                     f"0..{num_wires - 1}; use a wire index below {num_wires}"
                 )
+
+
+def coefficient(value, obs=None) -> float:
+    """``value`` as the real coefficient of an observable.
+
+    Raises:
+        ObservableError: a complex, boolean, non-numeric or non-finite value (observables are
+            Hermitian: their coefficients are finite real numbers).
+    """
+    what = f" of {obs!r}" if obs is not None else ""
+    if isinstance(value, (complex, np.complexfloating)):
+        raise ObservableError(
+            f"coefficient {value!r}{what} is complex; observables are Hermitian, so coefficients must be real "
+            "(for a non-Hermitian combination, measure its Hermitian parts separately)"
+        )
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Number):
+        raise ObservableError(
+            f"coefficient {describe(value)}{what} is not a real number; multiply observables by floats "
+            "(e.g. 0.5 * qphys.Z(0)), and use float(t) for a 0-d tensor"
+        )
+    try:
+        c = float(value)
+    except (OverflowError, TypeError, ValueError):
+        raise ObservableError(f"coefficient {describe(value)}{what} is not representable as a float") from None
+    if not math.isfinite(c):
+        raise ObservableError(f"coefficient {c}{what} is not finite; use a finite real number")
+    return c
 
 
 def _embed_product(factors, order) -> np.ndarray:
@@ -131,10 +176,15 @@ class Pauli(Observable):
     """A single Pauli operator ``X``, ``Y``, ``Z`` or ``I`` on one wire."""
 
     def __init__(self, name: str, wire: int):
-        if name not in _PAULI:
-            raise ObservableError(f"unknown Pauli {name!r}; use one of I, X, Y, Z")
-        if isinstance(wire, bool) or not isinstance(wire, (int, np.integer)):
-            raise WireError(f"wire must be an integer, got {wire!r}")
+        if not isinstance(name, str) or name not in _PAULI:
+            raise ObservableError(f"unknown Pauli {describe(name)}; use one of 'I', 'X', 'Y', 'Z'")
+        if not is_integer(wire):
+            raise WireError(
+                f"Pauli {name}: wire must be an integer (a Python int or numpy integer), got {describe(wire)}; "
+                f"e.g. {name}(0)"
+            )
+        if wire < 0:
+            raise WireError(f"Pauli {name}: wire {wire} is negative; wires are numbered 0, 1, 2, ...: use a wire >= 0")
         self.name, self.wire = name, int(wire)
 
     @property
@@ -183,22 +233,33 @@ class Hermitian(Observable):
     """
 
     def __init__(self, matrix, wires):
-        wires = (wires,) if isinstance(wires, (int, np.integer)) else tuple(int(w) for w in wires)
+        wires = index_tuple(wires, what="Hermitian", unit="wire")
+        if not wires:
+            raise WireError("Hermitian needs at least one wire; e.g. Hermitian(M, wires=[0])")
+        if any(w < 0 for w in wires):
+            raise WireError(f"Hermitian wires {wires} include a negative wire; wires are numbered 0, 1, 2, ...: use wires >= 0")
         if len(set(wires)) != len(wires):
             raise WireError(f"Hermitian wires {wires} repeat a wire; give each wire once")
-        m = matrix.detach().cpu().numpy() if torch.is_tensor(matrix) else np.asarray(matrix)
-        m = m.astype(complex)
+        t = numeric_tensor(matrix, what="Hermitian: matrix", error=MatrixError)
+        src = t.detach().cpu().numpy()
+        m = src.astype(complex)
         d = 2 ** len(wires)
         if m.shape != (d, d):
             raise MatrixError(
-                f"Hermitian on {len(wires)} wire(s) needs a {d}x{d} matrix, got shape {m.shape}"
+                f"Hermitian on {len(wires)} wire(s) needs a {d}x{d} matrix, got shape {m.shape}; give one row and "
+                "column per basis state of the wires"
             )
         if not np.all(np.isfinite(m)):
-            raise MatrixError("Hermitian matrix has non-finite entries (nan or inf)")
-        if not np.allclose(m, m.conj().T, atol=1e-8 * max(1.0, np.abs(m).max())):
+            raise MatrixError("Hermitian matrix has non-finite entries (nan or inf); check how it was computed")
+        # the anti-Hermitian part, measured against the matrix's own scale at the input's precision
+        # (eps^0.75: ~2e-12 for float64, ~6e-6 for float32): a 1e3 entry is not rounding next to 1e12
+        eps = np.finfo(src.dtype).eps if src.dtype.kind in "fc" else np.finfo(float).eps
+        scale = max(1.0, float(np.abs(m).max()))
+        asym = float(np.abs(m - m.conj().T).max())
+        if asym > eps**0.75 * scale:
             raise MatrixError(
-                "Hermitian matrix is not Hermitian (M != M^dagger); symmetrize it with "
-                "(M + M.conj().T) / 2"
+                f"Hermitian matrix is not Hermitian (max |M - M^dagger| = {asym:.3g} for entries up to {scale:.3g}); "
+                "symmetrize it with (M + M.conj().T) / 2"
             )
         self.numpy_matrix = m
         self._wires = wires
@@ -217,6 +278,8 @@ class Prod(Observable):
     def __init__(self, *factors: Observable):
         flat: list[Observable] = []
         for f in factors:
+            if not isinstance(f, Observable):
+                raise ObservableError(f"Prod factors must be observables such as qphys.Z(0), got {describe(f)}")
             flat.extend(f.factors if isinstance(f, Prod) else [f])
         if any(isinstance(f, Sum) for f in flat):
             raise ObservableError("tensor products of sums are not supported; expand the sum first")
@@ -246,9 +309,17 @@ class Sum(Observable):
 
     def __init__(self, terms):
         flat: list[tuple[float, Observable]] = []
-        for c, o in terms:
-            if not math.isfinite(c):
-                raise ObservableError(f"observable coefficient {c} is not finite")
+        try:
+            items = list(terms)
+        except TypeError:
+            raise ObservableError(f"Sum needs a list of (coefficient, observable) pairs, got {describe(terms)}") from None
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise ObservableError(f"Sum needs (coefficient, observable) pairs, got {describe(item)}")
+            c, o = item
+            c = coefficient(c)
+            if not isinstance(o, Observable):
+                raise ObservableError(f"Sum terms must be observables such as qphys.Z(0), got {describe(o)}")
             if isinstance(o, Sum):
                 flat.extend((c * c2, o2) for c2, o2 in o.summands)
             else:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from qphys.circuit import Circuit
 from qphys.devices.shift import shift_vjp
-from qphys.errors import ConfigError, DifferentiationError, UnsupportedOperationError, WireError
+from qphys.errors import CircuitError, ConfigError, DifferentiationError, UnsupportedOperationError, WireError
 from qphys.ir import Measurement
 
 #: ``(op_index, param_index)`` of every parameter to differentiate, per circuit.
@@ -44,35 +46,79 @@ class RunConfig:
             into qubit-wise commuting settings (:mod:`qphys.measurements`), and each setting
             is measured ``shots`` times; ``probs``/``sample``/``counts`` share the
             computational-basis setting. Every qubit device means the same by it.
-        seed: seed of the sampling generator; the same seed reproduces the same samples.
+            A ``state()`` measurement is exact by definition: every device refuses it when
+            ``shots`` is set (run it with ``shots=None``).
+        seed: seed of the sampling generator, an integer ``0 <= seed < 2**63``; the same seed
+            reproduces the same samples.
         executor: reserved for the scale-out work (issue #13, DESIGN.md §7), where it becomes
             the executor that ships circuit shards to workers; until then no device reads it.
         fd_step: step of central finite differences; ``None`` (default) picks ``1e-4`` for
             exact runs and a shot-noise-suited step with shots
             (:func:`qphys.devices.shift.finite_diff_step`).
+        job_timeout: most seconds a remote device waits for the jobs of one execution
+            (``None``: no limit); on expiry :class:`~qphys.errors.JobTimeoutError` names the
+            job ids, which stay recorded and re-attachable. Local simulators ignore it.
 
     Raises:
-        ConfigError: ``shots`` is not a positive integer, ``seed`` not an integer, or
-            ``fd_step`` not positive.
+        ConfigError: ``shots`` is not a positive integer, ``seed`` not an integer in
+            ``[0, 2**63)``, ``fd_step`` not positive, or ``job_timeout`` not a positive number.
+
+    Examples:
+        >>> from qphys import RunConfig
+        >>> RunConfig(shots=100, seed=0, job_timeout=600).shots
+        100
     """
 
     shots: int | None = None
     seed: int | None = None
     executor: Any = None
     fd_step: float | None = None
+    job_timeout: float | None = None
 
     def __post_init__(self):
         if self.shots is not None:
-            if isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots <= 0:
+            if not _is_integer(self.shots) or self.shots <= 0:
                 raise ConfigError(
-                    f"shots must be a positive integer or None (exact), got {self.shots!r}"
+                    f"shots must be a positive integer or None (exact), got {self.shots!r}; e.g. shots=1000"
                 )
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise ConfigError(f"seed must be an integer or None, got {self.seed!r}")
+            if self.shots >= SHOTS_LIMIT:
+                raise ConfigError(
+                    f"shots={self.shots!r} is not representable as a 64-bit count (shots must be below 2**63); use "
+                    "fewer shots, or shots=None for exact results"
+                )
+            object.__setattr__(self, "shots", int(self.shots))
+        if self.seed is not None:
+            if not _is_integer(self.seed):
+                raise ConfigError(f"seed must be an integer or None, got {self.seed!r}; e.g. seed=1234")
+            if not 0 <= self.seed < SEED_LIMIT:
+                raise ConfigError(
+                    f"seed must be in [0, 2**63), got {self.seed!r}; use a smaller non-negative integer "
+                    "(e.g. seed % 2**63)"
+                )
+            object.__setattr__(self, "seed", int(self.seed))
         if self.fd_step is not None and (
             isinstance(self.fd_step, bool) or not isinstance(self.fd_step, (int, float)) or not self.fd_step > 0
+            or not math.isfinite(self.fd_step)
         ):
             raise ConfigError(f"fd_step must be a positive number or None (automatic), got {self.fd_step!r}")
+        if self.job_timeout is not None and (
+            isinstance(self.job_timeout, bool) or not isinstance(self.job_timeout, (int, float))
+            or not self.job_timeout > 0
+        ):
+            raise ConfigError(
+                f"job_timeout must be a positive number of seconds or None (no limit), got {self.job_timeout!r}"
+            )
+
+
+#: Seeds are integers in ``[0, SEED_LIMIT)`` (what torch, numpy and Aer all accept).
+SEED_LIMIT = 2**63
+#: Shots are integers in ``[1, SHOTS_LIMIT)`` (a 64-bit count).
+SHOTS_LIMIT = 2**63
+
+
+def _is_integer(x) -> bool:
+    """A Python or numpy integer (not a bool)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -197,9 +243,12 @@ class Device(abc.ABC):
             raise UnsupportedOperationError(
                 f"device {self.name!r} is exact only; drop shots={config.shots}"
             )
-        for c in circuits:
+        for i, c in enumerate(circuits):
             if not isinstance(c, Circuit):
-                raise TypeError(f"expected a qphys.Circuit, got {type(c).__name__}")
+                raise CircuitError(
+                    f"item {i} of the circuits is a {type(c).__name__}, not a qphys.Circuit; pass a Circuit or a "
+                    "list of Circuits"
+                )
             if c.family not in caps.families:
                 raise UnsupportedOperationError(
                     f"device {self.name!r} runs {'/'.join(sorted(caps.families))} circuits, got a "
@@ -208,13 +257,14 @@ class Device(abc.ABC):
             if caps.max_wires is not None and c.num_wires > caps.max_wires:
                 raise WireError(
                     f"circuit has {c.num_wires} wires but device {self.name!r} has at most "
-                    f"{caps.max_wires}"
+                    f"{caps.max_wires}; use fewer wires or a larger device (qphys devices lists them)"
                 )
             for op in c.operations:
                 if op.name not in caps.operations:
                     raise UnsupportedOperationError(
                         f"device {self.name!r} does not support operation {op.name!r}; "
-                        f"supported: {', '.join(sorted(caps.operations))}"
+                        f"supported: {', '.join(sorted(caps.operations))}; use those, or a device that supports it (qphys "
+                        "devices lists them)"
                     )
             if not c.measurements:
                 raise UnsupportedOperationError(
@@ -224,11 +274,18 @@ class Device(abc.ABC):
                 if m.kind not in caps.measurements:
                     raise UnsupportedOperationError(
                         f"device {self.name!r} does not support measurement {m.kind!r}; "
-                        f"supported: {', '.join(sorted(caps.measurements))}"
+                        f"supported: {', '.join(sorted(caps.measurements))}; use one of those, or a device that supports "
+                        "it (qphys devices lists them)"
                     )
                 if m.kind in ("sample", "counts", "homodyne") and config.shots is None:
                     raise UnsupportedOperationError(
                         f"measurement {m.kind!r} needs shots; pass shots=N to the device or execute"
+                    )
+                if m.kind == "state" and config.shots is not None:
+                    raise UnsupportedOperationError(
+                        f"device {self.name!r}: state() is the exact state and is not available with "
+                        f"shots={config.shots}; run it with shots=None (execute(..., shots=None)), or measure "
+                        "probs()/counts() from samples"
                     )
                 if m.obs is not None:
                     for _, factors in m.obs.terms():
@@ -237,7 +294,8 @@ class Device(abc.ABC):
                             if kind not in caps.observables:
                                 raise UnsupportedOperationError(
                                     f"device {self.name!r} does not support observable {kind}; "
-                                    f"supported: {', '.join(sorted(caps.observables))}"
+                                    f"supported: {', '.join(sorted(caps.observables))}; use one of those, or a device that "
+                                    "supports it"
                                 )
         return list(circuits)
 

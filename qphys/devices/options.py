@@ -17,7 +17,7 @@ import os
 
 import torch
 
-from qphys.errors import DeviceOptionError, UnsupportedOperationError
+from qphys.errors import DeviceOptionError, ParameterError, UnsupportedOperationError
 
 _COMPLEX_DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
 _REAL_DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -120,6 +120,67 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} PiB"  # pragma: no cover
 
 
+def check_amplitudes(device_name: str, circuits, bounds: dict, fix: dict) -> None:
+    """Refuse parameters too large for the simulation's precision before anything runs.
+
+    Args:
+        device_name: for the message.
+        circuits: the circuits.
+        bounds: ``{op name: {param index: largest allowed |value|}}``.
+        fix: ``{op name: the sentence that says what to do instead}``.
+
+    Raises:
+        ParameterError: a parameter beyond its bound (the message names the operation, the
+            value, the bound and the fix).
+
+    Examples:
+        >>> import qphys
+        >>> c = qphys.Circuit(modes=1).squeezing(1e300, 0.0, 0)
+        >>> check_amplitudes("torch.gaussian", [c], {"squeezing": {0: 350.0}}, {"squeezing": "use a smaller r"})
+        Traceback (most recent call last):
+        ...
+        qphys.errors.ParameterError: torch.gaussian: squeezing r=1e+300 (operation 0) is beyond |r| <= 350, where the simulation overflows; use a smaller r
+    """
+    for c in circuits:
+        for i, op in enumerate(c.operations):
+            limits = bounds.get(op.name)
+            if not limits:
+                continue
+            names = op.spec.param_names
+            for j, bound in limits.items():
+                p = op.params[j]
+                value = float(p.detach().abs().max()) if torch.is_tensor(p) else abs(float(p))
+                if value > bound:
+                    shown = float(p.detach().reshape(-1)[p.detach().abs().reshape(-1).argmax()]) if torch.is_tensor(p) \
+                        else float(p)
+                    name = names[j] if j < len(names) else f"parameter {j}"
+                    raise ParameterError(
+                        f"{device_name}: {op.name} {name}={shown:.4g} (operation {i}) is beyond |{name}| <= {bound:.4g}, "
+                        f"where the simulation overflows; {fix.get(op.name, 'use a smaller value')}"
+                    )
+
+
+def check_finite(device_name: str, circuit, tensors, precision: str) -> None:
+    """Raise :class:`ParameterError` when a simulated state or value is not finite (never a
+    silent ``nan``); the message names the circuit's largest parameter."""
+    for t in tensors:
+        if t is not None and torch.is_tensor(t) and not bool(torch.isfinite(t.detach()).all()):
+            largest, where = 0.0, "no parameter"
+            for i, op in enumerate(circuit.operations):
+                if op.spec.matrix_param:
+                    continue
+                for j, p in enumerate(op.params):
+                    v = float(p.detach().abs().max()) if torch.is_tensor(p) else abs(float(p))
+                    if v > largest:
+                        names = op.spec.param_names
+                        largest = v
+                        where = f"{op.name} {names[j] if j < len(names) else j}={v:.4g} (operation {i})"
+            raise ParameterError(
+                f"{device_name}: the simulation overflowed {precision} (non-finite amplitudes); the largest "
+                f"parameter is {where}: use smaller amplitudes (a higher precision dtype where there is one)"
+            )
+
+
 def check_shots_observables(device_name, circuits, config, *, number_ok: bool) -> None:
     """With shots, a CV device estimates only quadratures (and, where sampled, photon numbers).
 
@@ -147,5 +208,5 @@ def check_shots_observables(device_name, circuits, config, *, number_ok: bool) -
 
 __all__ = [
     "parse_dtype", "parse_real_dtype", "parse_torch_device", "parse_max_memory", "parse_cutoff",
-    "available_memory", "fmt_bytes", "check_shots_observables",
+    "available_memory", "fmt_bytes", "check_shots_observables", "check_amplitudes", "check_finite",
 ]

@@ -136,7 +136,7 @@ def _check_options(cls, name, options):
     if unknown:
         raise DeviceOptionError(
             f"device {name!r} got unknown option(s) {', '.join(unknown)}; its options are: "
-            f"{', '.join(allowed) or '(none)'}"
+            f"{', '.join(allowed) or '(none)'}; remove the unknown option(s) or use one of those"
         )
 
 
@@ -154,12 +154,16 @@ def device(name: str, **options):
         DeviceOptionError: an option the device does not have.
     """
     if not isinstance(name, str):
-        raise DeviceNotFoundError(f"device name must be a string, got {type(name).__name__}")
+        raise DeviceNotFoundError(
+            f"device name must be a string such as 'torch.qubit', got {type(name).__name__}; pass a name or a "
+            "Device instance (qphys devices lists the names)"
+        )
     obj, is_family = _load(name)
     if obj is None:
         hint = next((f" Names {p}* come from {d}." for p, d in PROVIDERS.items() if name.startswith(p)), "")
         raise DeviceNotFoundError(
-            f"no device named {name!r}. Installed: {', '.join(device_names(expand=False))}.{hint}"
+            f"no device named {name!r}. Installed: {', '.join(device_names(expand=False))}.{hint} Use one of "
+            "these names (qphys devices lists them), or install the plugin that provides the device"
         )
     if is_family:
         return obj.create(name, **options)

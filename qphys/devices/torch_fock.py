@@ -12,6 +12,8 @@ from qphys._warn import warn
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
 from qphys.devices.options import (
     available_memory,
+    check_amplitudes,
+    check_finite,
     check_shots_observables,
     fmt_bytes,
     parse_cutoff,
@@ -83,21 +85,39 @@ class TorchFockDevice(Device):
     def __repr__(self):
         return f"<TorchFockDevice 'torch.fock' cutoff={self.cutoff} shots={self.shots}>"
 
-    def memory_estimate(self, circuit) -> int:
+    def memory_estimate(self, circuit, shots: int | None = None) -> int:
+        """Bytes to simulate ``circuit`` (state times workspace) and, with ``shots``, to sample it
+        (about 40 bytes per shot, batch row and sampled measurement)."""
         itemsize = torch.empty((), dtype=self.dtype).element_size()
-        return (circuit.batch_size or 1) * (self.cutoff + 2) ** circuit.num_wires * itemsize * self.WORKSPACE_FACTOR
+        rows = circuit.batch_size or 1
+        need = rows * (self.cutoff + 2) ** circuit.num_wires * itemsize * self.WORKSPACE_FACTOR
+        if shots is not None:
+            sampled = sum(1 for m in circuit.measurements if m.kind in ("homodyne", "fock_probs", "expval", "var"))
+            need += rows * shots * 40 * sampled
+        return need
+
+    def displacement_bound(self) -> float:
+        """Largest ``|r|`` of a displacement this cutoff and precision represent: the matrix holds
+        ``r**(2 cutoff - 2)``, which must not overflow (far beyond it, the whole state lies past
+        the cutoff anyway)."""
+        return 0.5 * torch.finfo(self.dtype.to_real()).max ** (1.0 / (2 * self.cutoff - 1))
 
     def preprocess(self, circuits, config):
         circuits = super().preprocess(circuits, config)
         check_shots_observables(self.name, circuits, config, number_ok=True)
+        check_amplitudes(self.name, circuits, {"displacement": {0: self.displacement_bound()}}, {
+            "displacement": (f"such a coherent state lies entirely beyond cutoff {self.cutoff}: use torch.gaussian "
+                             "(exact for Gaussian circuits) or a smaller amplitude"),
+        })
         limit = self.max_memory or available_memory(self.torch_device)
         for c in circuits:
-            need = self.memory_estimate(c)
+            need = self.memory_estimate(c, config.shots)
             if need > limit:
                 raise ResourceError(
-                    f"simulating {c.num_wires} modes at cutoff {self.cutoff} (batch {c.batch_size or 1}) "
-                    f"needs about {fmt_bytes(need)} but only {fmt_bytes(limit)} is available; lower the "
-                    "cutoff, use fewer modes, or use torch.gaussian for Gaussian circuits"
+                    f"simulating {c.num_wires} modes at cutoff {self.cutoff} (batch {c.batch_size or 1}"
+                    f"{'' if config.shots is None else f', {config.shots} shots'}) needs about {fmt_bytes(need)} but "
+                    f"only {fmt_bytes(limit)} is available; lower the cutoff, use fewer modes or fewer shots, or use "
+                    "torch.gaussian for Gaussian circuits"
                 )
         return circuits
 
@@ -111,6 +131,7 @@ class TorchFockDevice(Device):
         shots = config.shots
         with torch.no_grad():
             tr = FM.trace(psi)
+        check_finite(self.name, circuit, [tr], str(self.dtype).replace("torch.", ""))
         values = []
         for m in circuit.measurements:
             if m.kind == "state":
@@ -120,7 +141,9 @@ class TorchFockDevice(Device):
                 if shots is not None:
                     w = v.detach().clamp_min(0).cpu().double()
                     idx = torch.multinomial(w, shots, replacement=True, generator=gen)
-                    v = torch.nn.functional.one_hot(idx, w.shape[-1]).sum(1).to(v.dtype).to(v.device) / shots
+                    counts = torch.zeros(w.shape, dtype=torch.float64).scatter_add_(
+                        1, idx, torch.ones(idx.shape, dtype=torch.float64))
+                    v = (counts / shots).to(dtype=v.dtype, device=v.device)
             elif m.kind == "homodyne":
                 v = FM.homodyne_samples(psi, m.wires[0], m.obs.phi, shots, gen)
             elif m.kind in ("expval", "var"):

@@ -3,10 +3,22 @@
 
 from __future__ import annotations
 
+import math
+
+import torch
+
 from qphys._random import seeded_generator
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.devices.options import check_shots_observables, parse_real_dtype, parse_torch_device
-from qphys.errors import UnsupportedOperationError
+from qphys.devices.options import (
+    available_memory,
+    check_amplitudes,
+    check_finite,
+    check_shots_observables,
+    fmt_bytes,
+    parse_real_dtype,
+    parse_torch_device,
+)
+from qphys.errors import ResourceError, UnsupportedOperationError
 from qphys.ops.cv import GAUSSIAN_GATES, non_gaussian_gates
 from qphys.sim import gaussian as GS
 
@@ -57,6 +69,25 @@ class TorchGaussianDevice(Device):
                 )
         circuits = super().preprocess(circuits, config)
         check_shots_observables(self.name, circuits, config, number_ok=False)
+        big = torch.finfo(self.dtype).max
+        squeeze = (math.log(big) - 2) / 2  # covariance entries grow like e^{2r}
+        fix = ("this is far beyond any physical squeezing (r = 1 is 8.7 dB); use a smaller r"
+               + (", or dtype='float64'" if self.dtype != torch.float64 else ""))
+        check_amplitudes(self.name, circuits, {
+            "squeezing": {0: squeeze}, "two_mode_squeezing": {0: squeeze}, "displacement": {0: math.sqrt(big) / 4},
+        }, {"squeezing": fix, "two_mode_squeezing": fix,
+            "displacement": "means this large overflow the moments; use a smaller r"})
+        if config.shots is not None:
+            limit = available_memory(self.torch_device)
+            for c in circuits:
+                sampled = sum(1 for m in c.measurements if m.kind in ("homodyne", "expval", "var"))
+                need = (c.batch_size or 1) * config.shots * 24 * sampled
+                if need > limit:
+                    raise ResourceError(
+                        f"sampling {config.shots} shots (batch {c.batch_size or 1}, {sampled} sampled measurement(s)) "
+                        f"needs about {fmt_bytes(need)} but only {fmt_bytes(limit)} is available; use fewer shots, "
+                        "or shots=None for exact values"
+                    )
         return circuits
 
     def execute(self, circuits, config: RunConfig):
@@ -65,6 +96,7 @@ class TorchGaussianDevice(Device):
 
     def _run_one(self, circuit, config, gen) -> Result:
         mu, V = GS.run_circuit(circuit, dtype=self.dtype, device=self.torch_device)
+        check_finite(self.name, circuit, [mu, V], str(self.dtype).replace("torch.", ""))
         batched = circuit.batch_size is not None
         shots = config.shots
         values = []
@@ -80,4 +112,5 @@ class TorchGaussianDevice(Device):
                 s = GS.homodyne_samples(mu, V, m.obs.modes[0], m.obs.phi, shots, gen)
                 v = s.mean(1) if m.kind == "expval" else s.var(1, unbiased=False)
             values.append(v if batched else v[0])
+        check_finite(self.name, circuit, [v for v in values if torch.is_tensor(v)], str(self.dtype).replace("torch.", ""))
         return Result(tuple(values), tuple(circuit.measurements), {"device": self.name})

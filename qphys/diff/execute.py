@@ -18,7 +18,7 @@ import torch
 from qphys.circuit import Circuit
 from qphys.devices.base import Device, Result, RunConfig, VJPFunction
 from qphys.devices.shift import DIFFERENTIABLE_KINDS, has_recipes
-from qphys.errors import DifferentiationError
+from qphys.errors import CircuitError, ConfigError, DifferentiationError
 
 METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff")
 _ALIASES = {"parameter_shift": "parameter-shift", "finite_diff": "finite-diff", "ps": "parameter-shift", "fd": "finite-diff"}
@@ -35,6 +35,26 @@ class _Default(enum.Enum):
 
 #: Default of ``execute(shots=..., seed=...)``: keep the device's own setting.
 DEVICE_DEFAULT = _Default.DEVICE_DEFAULT
+
+
+def _as_circuits(circuits) -> tuple[list[Circuit], bool]:
+    """``(list of circuits, whether one was given)``.
+
+    Raises:
+        CircuitError: ``circuits`` is neither a Circuit nor an iterable of them (each item is
+            checked by the device's ``preprocess``).
+    """
+    if isinstance(circuits, Circuit):
+        return [circuits], True
+    if not isinstance(circuits, (str, bytes, dict)):
+        try:
+            return list(circuits), False
+        except TypeError:
+            pass
+    raise CircuitError(
+        f"execute needs a qphys.Circuit or a list of them, got {type(circuits).__name__}; build one with "
+        "qphys.Circuit(wires=n) (or modes=m) and add a measurement"
+    )
 
 
 def _as_device(device) -> Device:
@@ -82,8 +102,8 @@ def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit]
         DifferentiationError: unknown method, or one that cannot apply (the message says the one
             reason why, and which methods can).
     """
-    method = _ALIASES.get(diff_method, diff_method)
-    if method not in METHODS:
+    method = _ALIASES.get(diff_method, diff_method) if isinstance(diff_method, str) else diff_method
+    if not isinstance(method, str) or method not in METHODS:
         raise DifferentiationError(
             f"unknown diff_method {diff_method!r}; choose one of {', '.join(METHODS)}"
         )
@@ -198,9 +218,10 @@ def execute(
         >>> round(float(theta.grad), 4)  # -sin(0.3)
         -0.2955
     """
-    single = isinstance(circuits, Circuit)
-    circuits = [circuits] if single else list(circuits)
+    circuits, single = _as_circuits(circuits)
     dev = _as_device(device)
+    if config is not None and not isinstance(config, RunConfig):
+        raise ConfigError(f"config must be a qphys.RunConfig, got {type(config).__name__}; e.g. RunConfig(shots=1000)")
     cfg = config or dev.default_config
     changes = {}
     if shots is not DEVICE_DEFAULT:

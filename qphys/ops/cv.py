@@ -91,12 +91,27 @@ _SPECS = {
     "cubic_phase": (_M1, ("gamma",), False, None, 0),
 }
 
+_TWO_PI = 2 * math.pi
+#: Periods of the parameters (``None``: not periodic). Angles and phases enter as ``e^{i k θ}``
+#: with integer ``k`` (photon numbers and their products), so ``2π``; amplitudes do not repeat.
+_PERIODS = {
+    "displacement": (None, _TWO_PI),
+    "squeezing": (None, _TWO_PI),
+    "rotation": (_TWO_PI,),
+    "beamsplitter": (_TWO_PI, _TWO_PI),
+    "two_mode_squeezing": (None, _TWO_PI),
+    "kerr": (_TWO_PI,),
+    "cross_kerr": (_TWO_PI,),
+    "cubic_phase": (None,),
+}
+
 for _name, (_modes, _pnames, _g, _rec, _neg) in _SPECS.items():
     register(
         OpSpec(
             _name, "cv", len(_modes), len(_pnames), gaussian=_g, grad_recipe=_rec,
             shift_condition=gaussian_shift_condition if _rec is not None else None,
             param_names=_pnames, wire_names=_modes, inverse=negated(_name, (_neg,)),
+            periods=_PERIODS[_name],
         )
     )
 register(OpSpec("interferometer", "cv", None, 1, matrix_param=True, gaussian=True, param_names=("U",),
@@ -127,7 +142,7 @@ def check_unitary(U, *, what: str = "interferometer") -> np.ndarray:
     if u.ndim != 2 or u.shape[0] != u.shape[1]:
         raise MatrixError(f"{what}: needs a square M x M matrix, got shape {u.shape}")
     if not np.all(np.isfinite(u)):
-        raise MatrixError(f"{what}: matrix has non-finite entries (nan or inf)")
+        raise MatrixError(f"{what}: matrix has non-finite entries (nan or inf); check how it was computed")
     err = float(np.abs(u @ u.conj().T - np.eye(len(u))).max())
     if err > 1e-7:
         raise MatrixError(

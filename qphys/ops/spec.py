@@ -9,6 +9,7 @@ lists it as decomposed (a test fails otherwise).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,6 +83,10 @@ class OpSpec:
         shift_condition: optional ``(circuit, op_index) -> str | None``; a string says why
             ``grad_recipe`` is not exact for that use of the op (CV rules hold only for
             Gaussian circuits measuring quadratic observables); ``None`` means it is.
+        periods: per parameter, the period ``P`` with ``op(θ + P) = op(θ)`` exactly (``None``
+            where there is none, e.g. a squeezing amplitude); ``None`` for all: derived from
+            :attr:`matrix_frequencies` (``2π/ω``). Simulators reduce angles modulo their period
+            in float64 before casting to the simulation precision (:meth:`param_period`).
     """
 
     name: str
@@ -102,6 +107,24 @@ class OpSpec:
     wire_names: tuple[str, ...] = ()
     inverse: InverseRule | None = None
     matrix_frequencies: tuple[float, ...] | None = None
+    periods: tuple[float | None, ...] | None = None
+
+    def param_period(self, index: int) -> float | None:
+        """The period of parameter ``index`` (``None``: not periodic or unknown).
+
+        Examples:
+            >>> import math
+            >>> from qphys.ops import get_spec
+            >>> get_spec("rx").param_period(0) == 4 * math.pi, get_spec("p").param_period(0) == 2 * math.pi
+            (True, True)
+            >>> get_spec("squeezing").param_period(0) is None
+            True
+        """
+        if self.periods is not None:
+            return self.periods[index]
+        if self.matrix_frequencies is not None and self.matrix_frequencies[index]:
+            return 2 * math.pi / self.matrix_frequencies[index]
+        return None
 
     def invert(self, params: tuple) -> tuple[str, tuple]:
         """``(name, params)`` of the inverse of this op with ``params``.
@@ -128,6 +151,34 @@ class OpSpec:
         )
 
 
+def reduce_angle(p, period: float, real: torch.dtype = torch.float32):
+    """``p`` reduced to ``(-period/2, period/2]`` in float64, exactly as the gate sees it.
+
+    ``fmod`` by a rounded ``2π`` would be off by ``p × 1e-16`` radians (all phase lost at
+    ``1e39``); instead the phase ``ωp`` (``ω = 2π/period``) goes through float64 ``sin``/``cos``,
+    which reduce their argument exactly, and comes back with ``atan2``. Tensors wider than
+    ``real`` are reduced (with derivative 1); tensors of ``real`` precision or narrower are
+    returned as they are.
+
+    Examples:
+        >>> import math
+        >>> from qphys.ops.spec import reduce_angle
+        >>> round(math.cos(reduce_angle(1e39, 2 * math.pi)), 12) == round(math.cos(1e39), 12)
+        True
+    """
+    w = 2 * math.pi / period
+    if torch.is_tensor(p):
+        if not (p.is_floating_point() and torch.finfo(p.dtype).bits > torch.finfo(real).bits):
+            return p
+        a = p * w
+        return torch.atan2(torch.sin(a), torch.cos(a)) / w
+    x = float(p)
+    if abs(x) <= period / 2:
+        return x
+    a = x * w
+    return math.atan2(math.sin(a), math.cos(a)) / w
+
+
 _REGISTRY: dict[str, OpSpec] = {}
 
 
@@ -141,7 +192,7 @@ def register(spec: OpSpec) -> OpSpec:
     if spec.name in _REGISTRY and _REGISTRY[spec.name] is not spec:
         raise ValueError(f"operation {spec.name!r} is already registered")
     for what, seq in (("param_names", spec.param_names), ("grad_recipe", spec.grad_recipe),
-                      ("matrix_frequencies", spec.matrix_frequencies)):
+                      ("matrix_frequencies", spec.matrix_frequencies), ("periods", spec.periods)):
         if seq is not None and len(seq) != spec.num_params:
             raise ValueError(f"{spec.name}: {what} has {len(seq)} entries for {spec.num_params} parameter(s)")
     _REGISTRY[spec.name] = spec
@@ -156,7 +207,7 @@ def get_spec(name: str) -> OpSpec:
     """
     try:
         return _REGISTRY[name]
-    except KeyError:
+    except (KeyError, TypeError):
         known = ", ".join(sorted(_REGISTRY))
         raise UnsupportedOperationError(
             f"unknown operation {name!r}; known operations: {known}"

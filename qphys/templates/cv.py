@@ -19,11 +19,27 @@ from __future__ import annotations
 
 import torch
 
+from qphys._validate import index_tuple, numeric_tensor, real_number
 from qphys.errors import ParameterError
 
 
 def _modes(circuit, modes):
-    return tuple(range(circuit.num_wires)) if modes is None else tuple(modes)
+    return tuple(range(circuit.num_wires)) if modes is None else index_tuple(modes, what="template", unit="mode")
+
+
+def _weights(name, w, n):
+    """``w`` checked as ``n`` real values on its last axis (``(n,)`` or ``(B, n)``): a tensor stays a
+    tensor, numbers (a list or array) become a list of floats or a ``(B, n)`` tensor."""
+    t = numeric_tensor(w, what=name, error=ParameterError)
+    if t.is_complex():
+        raise ParameterError(f"{name} must be real, got complex values; pass the real part (.real) or the angle")
+    if t.ndim not in (1, 2):
+        raise ParameterError(f"{name} must be ({n},) or (B, {n}), got shape {tuple(t.shape)}")
+    if t.shape[-1] != n:
+        raise ParameterError(f"{name} needs {n} value(s) on its last axis, got {t.shape[-1]}; pass exactly {n}")
+    if torch.is_tensor(w) or t.ndim == 2:
+        return t
+    return [float(v) for v in t.tolist()]
 
 
 def _col(w, i):
@@ -31,12 +47,6 @@ def _col(w, i):
     if torch.is_tensor(w):
         return w[..., i]
     return float(w[i])
-
-
-def _check_len(name, w, n):
-    size = w.shape[-1] if torch.is_tensor(w) else len(w)
-    if size != n:
-        raise ParameterError(f"{name} needs {n} value(s) on its last axis, got {size}")
 
 
 def clements_interferometer(circuit, theta, phi, varphi, modes=None):
@@ -60,9 +70,8 @@ def clements_interferometer(circuit, theta, phi, varphi, modes=None):
     modes = _modes(circuit, modes)
     M = len(modes)
     K = M * (M - 1) // 2
-    _check_len("theta", theta, K)
-    _check_len("phi", phi, K)
-    _check_len("varphi", varphi, M)
+    theta, phi = _weights("theta", theta, K), _weights("phi", phi, K)
+    varphi = _weights("varphi", varphi, M)
     n = 0
     for layer in range(M):
         for k, (w1, w2) in enumerate(zip(modes[:-1], modes[1:])):
@@ -112,6 +121,10 @@ def cv_neural_net_layer(circuit, theta1, phi1, varphi1, r, phi_r, theta2, phi2, 
         ['rotation', 'squeezing', 'rotation', 'displacement', 'kerr']
     """
     modes = _modes(circuit, modes)
+    M = len(modes)
+    r, phi_r, a, phi_a = (_weights(name, w, M) for name, w in (("r", r), ("phi_r", phi_r), ("a", a), ("phi_a", phi_a)))
+    if kerr:
+        k = _weights("k", k, M)
     clements_interferometer(circuit, theta1, phi1, varphi1, modes)
     for i, w in enumerate(modes):
         circuit.squeezing(_col(r, i), _col(phi_r, i), w)
@@ -152,10 +165,9 @@ def squeezing_embedding(circuit, features, modes=None, *, method: str = "amplitu
 def _embed(circuit, features, modes, method, c, gate):
     if method not in ("amplitude", "phase"):
         raise ParameterError(f"{gate} embedding: method must be 'amplitude' or 'phase', got {method!r}")
+    c = real_number(c, what=f"{gate} embedding: c", error=ParameterError)
     modes = _modes(circuit, modes)
-    if torch.is_tensor(features) and features.ndim > 2:
-        raise ParameterError(f"{gate} embedding: features must be (M,) or (B, M), got {tuple(features.shape)}")
-    _check_len("features", features, len(modes))
+    features = _weights(f"{gate} embedding: features", features, len(modes))
     for i, w in enumerate(modes):
         x = _col(features, i)
         args = (x, c) if method == "amplitude" else (c, x)

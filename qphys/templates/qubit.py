@@ -7,11 +7,14 @@ import math
 
 import torch
 
+from qphys._validate import describe, index_tuple, is_integer, numeric_tensor, real_number
 from qphys.errors import ParameterError, WireError
+
+ROTATIONS = ("rx", "ry", "rz", "p")
 
 
 def _wires(circuit, wires, count=None):
-    wires = list(range(circuit.num_wires)) if wires is None else list(wires)
+    wires = list(range(circuit.num_wires)) if wires is None else list(index_tuple(wires, what="template"))
     if count is not None and count > len(wires):
         raise WireError(
             f"{count} features need {count} wires but only {len(wires)} were given "
@@ -20,8 +23,16 @@ def _wires(circuit, wires, count=None):
     return wires
 
 
+def _real_tensor(x, what):
+    """``x`` as a real tensor (an array of finite-or-not real numbers; gates check finiteness)."""
+    t = numeric_tensor(x, what=what, error=ParameterError)
+    if t.is_complex():
+        raise ParameterError(f"{what} must be real, got a complex array; pass its real part (.real) or its angle")
+    return t
+
+
 def _columns(features, name):
-    x = torch.as_tensor(features)
+    x = _real_tensor(features, f"{name}: features")
     if x.ndim not in (1, 2):
         raise ParameterError(f"{name}: features must be (F,) or (B, F), got shape {tuple(x.shape)}")
     if not x.is_floating_point():
@@ -57,12 +68,18 @@ def amplitude_embedding(circuit, features, wires=None, *, normalize: bool = Fals
         pad_with: pad fewer than ``2**k`` features with this value.
     """
     wires = _wires(circuit, wires)
-    x = torch.as_tensor(features)
+    x = numeric_tensor(features, what="amplitude_embedding: features", error=ParameterError)
+    if x.ndim not in (1, 2):
+        raise ParameterError(
+            f"amplitude_embedding: features must be (F,) or (B, F), got shape {tuple(x.shape)}; pass one vector "
+            "per batch element"
+        )
     if not (x.is_floating_point() or x.is_complex()):
         x = x.to(torch.get_default_dtype())
     d = 2 ** len(wires)
     if x.shape[-1] < d and pad_with is not None:
-        pad = torch.full((*x.shape[:-1], d - x.shape[-1]), float(pad_with), dtype=x.dtype)
+        value = real_number(pad_with, what="amplitude_embedding: pad_with", error=ParameterError)
+        pad = torch.full((*x.shape[:-1], d - x.shape[-1]), value, dtype=x.dtype)
         x = torch.cat([x, pad], dim=-1)
     if x.shape[-1] != d:
         raise ParameterError(
@@ -86,6 +103,8 @@ def zz_feature_map(circuit, features, wires=None, *, reps: int = 2, entanglement
     Args:
         entanglement: ``"full"`` (all pairs), ``"linear"`` or ``"circular"``.
     """
+    if not is_integer(reps) or reps < 1:
+        raise ParameterError(f"zz_feature_map: reps must be a positive integer, got {describe(reps)}; e.g. reps=2")
     cols = _columns(features, "zz_feature_map")
     wires = _wires(circuit, wires, len(cols))
     n = len(cols)
@@ -116,8 +135,16 @@ def hardware_efficient(circuit, weights, wires=None, *, rotations=("ry", "rz"), 
         weights: ``(L, n, len(rotations))``.
         entangler: ``"ring"`` (CNOT i -> i+1 and n-1 -> 0), ``"linear"`` or ``"none"``.
     """
+    if isinstance(rotations, str) or not isinstance(rotations, (list, tuple)) or not rotations or any(
+            not isinstance(r, str) or r not in ROTATIONS for r in rotations):
+        raise ParameterError(
+            f"hardware_efficient: rotations must be a non-empty tuple of {', '.join(map(repr, ROTATIONS))}, got "
+            f"{describe(rotations)}; e.g. rotations=('ry', 'rz')"
+        )
+    if not isinstance(entangler, str) or entangler not in ("ring", "linear", "none"):
+        raise ParameterError(f"entangler must be 'ring', 'linear' or 'none', got {entangler!r}")
     wires = _wires(circuit, wires)
-    w = torch.as_tensor(weights)
+    w = _real_tensor(weights, "hardware_efficient: weights")
     if w.ndim != 3 or w.shape[1] != len(wires) or w.shape[2] != len(rotations):
         raise ParameterError(
             f"hardware_efficient weights must have shape (layers, {len(wires)}, {len(rotations)}), "
@@ -146,11 +173,17 @@ def strongly_entangling_layers(circuit, weights, wires=None, *, ranges=None):
         weights: ``(L, n, 3)`` holding ``(φ, θ, ω)``.
     """
     wires = _wires(circuit, wires)
-    w = torch.as_tensor(weights)
+    w = _real_tensor(weights, "strongly_entangling_layers: weights")
     n = len(wires)
     if w.ndim != 3 or w.shape[1:] != (n, 3):
         raise ParameterError(
             f"strongly_entangling_layers weights must have shape (layers, {n}, 3), got {tuple(w.shape)}"
+        )
+    if ranges is not None and (not isinstance(ranges, (list, tuple)) or len(ranges) != w.shape[0]
+                               or any(not is_integer(r) or not 0 < r < max(n, 2) for r in ranges)):
+        raise ParameterError(
+            f"strongly_entangling_layers: ranges must be {w.shape[0]} integer(s) in 1..{max(n - 1, 1)}, one per "
+            f"layer, got {describe(ranges)}; or leave ranges=None"
         )
     for l, layer in enumerate(w):
         for q, wire in enumerate(wires):

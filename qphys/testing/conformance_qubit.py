@@ -201,9 +201,9 @@ def _check_values(spec, dev, circuit, result, shots):
 
 
 def _measure_all(c, dev, *, wires=None):
-    """probs (and the state where the device returns one) of the circuit."""
+    """probs (and the state where the device returns one: exact runs only) of the circuit."""
     c.probs(wires)
-    if "state" in dev.capabilities.measurements:
+    if "state" in dev.capabilities.measurements and _shots(dev) is None:
         c.state()
     return c
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from qiskit import QuantumCircuit
 
 import qphys
 from qphys.devices.base import Capabilities, Device, Result, RunConfig
-from qphys.errors import DeviceOptionError, UnsupportedOperationError
+from qphys.errors import ConfigError, DeviceOptionError
 from qphys.jobs import JobRunner, JobSpec, Ledger, RetryPolicy, Transport
 from qphys_qiskit.convert import SUPPORTED_OPS, parameter_values, to_qiskit, unbatch_matrices
 
@@ -109,6 +109,9 @@ class QiskitDevice(Device):
         transport: a :class:`qphys.jobs.Transport`, or a callable that wraps the device's own
             transport (``lambda t: FaultInjectingTransport(t, submit_failure_rate=0.3)``).
         retry: a :class:`qphys.jobs.RetryPolicy` for transient failures.
+        job_timeout: most seconds one ``execute`` waits for its jobs (``None``: no limit); on
+            expiry a :class:`~qphys.errors.JobTimeoutError` names the job ids, which stay
+            recorded and re-attachable. ``RunConfig(job_timeout=...)`` overrides it per call.
     """
 
     name = "qiskit"
@@ -125,8 +128,13 @@ class QiskitDevice(Device):
         ledger=False,
         transport=None,
         retry: RetryPolicy | None = None,
+        job_timeout: float | None = None,
     ):
         super().__init__(shots=shots, seed=seed)
+        try:
+            self.default_config = replace(self.default_config, job_timeout=job_timeout)
+        except ConfigError as exc:
+            raise DeviceOptionError(f"{self.name}: {exc}") from None
         if optimization_level not in (0, 1, 2, 3):
             raise DeviceOptionError(
                 f"{self.name}: optimization_level must be 0, 1, 2 or 3, got {optimization_level!r}"
@@ -201,17 +209,6 @@ class QiskitDevice(Device):
     def _job_limit(self) -> int | None:
         return self.max_circuits_per_job
 
-    # ---- validation ---------------------------------------------------------------------------
-    def preprocess(self, circuits, config):
-        circuits = super().preprocess(circuits, config)
-        for c in circuits:
-            for m in c.measurements:
-                if m.kind == "state" and config.shots is not None:
-                    raise UnsupportedOperationError(
-                        f"device {self.name!r} returns the state only for exact runs; use shots=None"
-                    )
-        return circuits
-
     # ---- execution ----------------------------------------------------------------------------
     def template(self, circuit: qphys.Circuit) -> Template:
         """The cached :class:`Template` of ``circuit``'s structure (built on first use)."""
@@ -253,12 +250,13 @@ class QiskitDevice(Device):
                     structure=",".join(sorted({p.ident.split("/")[0] for p in pubs})),
                     params=_digest(*[p.values for p in pubs])[:16],
                     num_circuits=sum(p.rows for p in pubs),
+                    expected=expected_rows(primitive, pubs),
                 ))
                 layout.append(chunk)
                 self.pubs_sent += len(pubs)
                 self.circuits_sent += sum(p.rows for p in pubs)
         logger.debug("%s: %d circuits -> %d structures -> %d job(s)", self.name, len(circuits), len(group_list), len(specs))
-        results = self.runner.run_many(specs)
+        results = self.runner.run_many(specs, timeout=config.job_timeout)
         # reassemble per (group, ident): rows in order
         per_group: dict[int, dict[str, list]] = {}
         for chunk, arrays in zip(layout, results):
@@ -323,6 +321,21 @@ class QiskitDevice(Device):
                     vals.append(col if m.kind == "counts" else torch.stack(col))
             results.append(Result(tuple(vals), tuple(c.measurements), {"device": self.name}))
         return results
+
+
+def expected_rows(primitive: str, pubs: list[Pub]) -> dict[str, int]:
+    """The arrays a job's result must hold and their leading dimensions (checked by the job runner
+    on fresh and stored results, so a damaged or truncated result is never broadcast)."""
+    out: dict[str, int] = {}
+    for k, p in enumerate(pubs):
+        if primitive == "aer":
+            rows = p.rows if p.circuit.num_parameters else 1
+            out.update({f"p{k}_{label}": rows for label in p.labels})
+        elif primitive == "estimator":
+            out[f"p{k}_evs"] = out[f"p{k}_stds"] = p.rows
+        else:
+            out[f"p{k}_bits"] = p.rows
+    return out
 
 
 def _pub_rows(pub: Pub, start: int, take: int) -> Pub:

@@ -26,7 +26,8 @@ import torch
 from qiskit import transpile
 
 from qphys import measurements
-from qphys.errors import DeviceOptionError, JobError, UnsupportedOperationError
+from qphys.devices.options import fmt_bytes
+from qphys.errors import DeviceOptionError, JobError, ResourceError, UnsupportedOperationError, WireError
 from qphys.jobs import JobNotFoundError, Transport
 from qphys_qiskit import sampling
 from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
@@ -117,7 +118,11 @@ def _aer_runs(pubs):
 
 
 class AerTransport(Transport):
-    """Runs payloads on an in-process ``AerSimulator`` (jobs cannot outlive the process)."""
+    """Runs payloads on an in-process ``AerSimulator``.
+
+    Jobs cannot outlive the process, cannot be looked up and cost nothing: a job interrupted by
+    a crash is simply computed again by the next run (its ledger row is marked ``lost``).
+    """
 
     can_reattach = False
 
@@ -127,7 +132,7 @@ class AerTransport(Transport):
         self.name = f"aer[{backend_options.get('method', 'automatic')}]"
         self._jobs: dict[str, tuple] = {}
 
-    def submit(self, payload: Payload) -> str:
+    def submit(self, payload: Payload, idempotency_key: str) -> str:
         try:
             if payload.primitive == "aer":
                 opts = {} if payload.seed is None else {"seed_simulator": payload.seed}
@@ -188,16 +193,23 @@ class AerDevice(QiskitDevice):
         backend_options: further ``AerSimulator`` options, e.g.
             ``{"matrix_product_state_max_bond_dimension": 64}``.
         optimization_level: transpiler level (default 0: Aer runs every gate natively).
-        max_circuits_per_job, ledger, transport, retry: see :class:`qphys_qiskit._base.QiskitDevice`.
+        max_circuits_per_job, ledger, transport, retry, job_timeout: see
+            :class:`qphys_qiskit._base.QiskitDevice`.
+
+    ``preprocess`` refuses circuits wider than the simulator allows here
+    (``AerSimulator(method=...).num_qubits``, which Aer derives from the free memory for the
+    state-vector and density-matrix methods) before anything runs.
     """
 
     METHOD = "statevector"
     name = "aer"
 
     def __init__(self, *, shots=None, seed=None, noise_model=None, backend_options: dict | None = None,
-                 optimization_level: int = 0, max_circuits_per_job=None, ledger=False, transport=None, retry=None):
+                 optimization_level: int = 0, max_circuits_per_job=None, ledger=False, transport=None, retry=None,
+                 job_timeout=None):
         super().__init__(shots=shots, seed=seed, optimization_level=optimization_level,
-                         max_circuits_per_job=max_circuits_per_job, ledger=ledger, transport=transport, retry=retry)
+                         max_circuits_per_job=max_circuits_per_job, ledger=ledger, transport=transport, retry=retry,
+                         job_timeout=job_timeout)
         from qiskit_aer import AerSimulator
         from qiskit_aer.noise import NoiseModel
 
@@ -230,6 +242,19 @@ class AerDevice(QiskitDevice):
 
     def preprocess(self, circuits, config):
         circuits = super().preprocess(circuits, config)
+        limit = self.simulator.num_qubits
+        for c in circuits:
+            if c.num_wires > limit:
+                if self.METHOD == "matrix_product_state":
+                    raise WireError(
+                        f"{self.name} simulates at most {limit} qubits, the circuit has {c.num_wires}; use fewer qubits"
+                    )
+                per_amplitude = 16 if self.METHOD == "statevector" else 16 * 2**c.num_wires
+                raise ResourceError(
+                    f"{self.name}: {c.num_wires} qubits need about {fmt_bytes(per_amplitude * 2**c.num_wires)} for the "
+                    f"{self.METHOD.replace('_', ' ')}, and Aer allows at most {limit} qubits with the memory free "
+                    "here; use fewer qubits, or aer.matrix_product_state for many weakly entangled qubits"
+                )
         if config.shots is None and self.noise_model is not None and self.METHOD != "density_matrix":
             raise UnsupportedOperationError(
                 f"{self.name} cannot give exact results under a noise model (it samples noise "

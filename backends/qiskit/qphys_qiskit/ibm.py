@@ -8,9 +8,17 @@ array, so one ``execute`` call is one job per primitive (or as few as ``max_circ
 allows). Jobs go through :class:`qphys.jobs.JobRunner`: the ledger (on by default) lets a
 re-run after a crash re-attach to submitted jobs by id and reuse finished results.
 
-``ibm.fake_<name>`` runs every fake backend of ``qiskit_ibm_runtime.fake_provider`` locally in
-qiskit-ibm-runtime's local testing mode (``mode=<fake backend>``), which simulates with that
-device's noise model and coupling map; local jobs live only in the running process.
+``ibm.fake_<name>`` runs every fake backend of ``qiskit_ibm_runtime.fake_provider`` locally with
+the primitives qiskit-ibm-runtime's local testing mode uses (Qiskit's ``BackendSamplerV2`` /
+``BackendEstimatorV2`` on the fake backend, which simulates with that device's noise model and
+coupling map), called directly so that ``seed=0`` is honoured (:func:`run_local`); local jobs
+live only in the running process. Circuits are transpiled at ``optimization_level=2`` by default
+(Qiskit's own default, with a noise-aware layout).
+
+Exactly once on real hardware: every job carries the ledger's idempotency key as an IBM job tag,
+so a run that crashed after IBM accepted a job finds it (``service.jobs(job_tags=[key])``) and
+re-attaches instead of paying again; ``qphys jobs resume`` rebuilds the transport from the
+backend name, channel, instance and saved-account name recorded in the ledger (never the token).
 ``ibm.<name>`` opens ``QiskitRuntimeService()`` with qiskit-ibm-runtime's own credentials
 (``QISKIT_IBM_TOKEN``/``QISKIT_IBM_INSTANCE``/``QISKIT_IBM_CHANNEL`` or a saved account); qphys
 never reads, stores or logs the token.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import warnings
 from functools import cache, lru_cache
@@ -38,9 +47,10 @@ from qphys.errors import (
     DeviceNotFoundError,
     DeviceOptionError,
     JobError,
+    JobTimeoutError,
     TransientJobError,
 )
-from qphys.jobs import JobNotFoundError, Transport
+from qphys.jobs import JobNotFoundError, Transport, transport_factory
 from qphys.observables import Pauli
 from qphys_qiskit import sampling
 from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
@@ -91,6 +101,8 @@ def _classify(exc: Exception, what: str) -> Exception:
     from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError, RuntimeJobNotFound
 
     text = f"{type(exc).__name__}: {exc}"
+    if type(exc).__name__ in ("RuntimeJobTimeoutError", "TimeoutError") and "waiting" in what:
+        return JobTimeoutError(f"timed out while {what}: {text}")
     if isinstance(exc, IBMNotAuthorizedError):
         return CredentialsError(f"IBM Quantum refused the credentials while {what} ({text}); {_CREDENTIALS_HELP}")
     if isinstance(exc, RuntimeJobNotFound):
@@ -104,24 +116,76 @@ def _classify(exc: Exception, what: str) -> Exception:
     return JobError(f"IBM Quantum error while {what}: {text}")
 
 
+def run_local(backend, payload: Payload):
+    """Run ``payload`` on a fake backend with Qiskit's ``BackendSamplerV2``/``BackendEstimatorV2``:
+    what qiskit-ibm-runtime's local testing mode runs (``default_shots`` and ``seed_simulator`` for
+    the sampler; ``precision = 1/sqrt(shots)`` and ``seed_simulator`` for the estimator), called
+    directly because local testing mode drops a seed of 0 (``if seed_simulator :=
+    sim_options.pop("seed_simulator", None)`` in ``fake_provider/local_service.py``,
+    qiskit-ibm-runtime 0.51), so ``seed=0`` ran unseeded. Returns the primitive job, finished: the
+    primitives run jobs in background threads, and two jobs running at once on one fake backend (the
+    estimator and sampler jobs of one ``execute``) share its simulator and do not reproduce their
+    seeded results (about one run in ten differed), so each job completes before the next starts.
+    """
+    from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
+
+    if payload.primitive == "estimator":
+        est = BackendEstimatorV2(backend=backend, options={"seed_simulator": payload.seed})
+        pubs = [(p.circuit, [list(p.observables)], p.values[:, None, :]) for p in payload.pubs]
+        job = est.run(pubs, precision=1 / math.sqrt(payload.shots))
+    else:
+        sampler = BackendSamplerV2(backend=backend, options={"seed_simulator": payload.seed,
+                                                             "default_shots": payload.shots})
+        job = sampler.run([(p.circuit, p.values) for p in payload.pubs])
+    job.result()  # finish now (the result is kept by the job): no two local jobs overlap
+    return job
+
+
 class IBMTransport(Transport):
     """Submits payloads with qiskit-ibm-runtime ``EstimatorV2``/``SamplerV2`` in ``mode=backend``.
 
-    With a ``service`` (real hardware) results of jobs from earlier processes are fetched by id
-    with ``service.job(job_id)``; local (fake-backend) jobs exist only in this process.
+    Real hardware (with a ``service``): every job carries its idempotency key as a job tag
+    (``options.environment.job_tags``), :meth:`lookup` finds it again with
+    ``service.jobs(job_tags=[key])``, results of jobs from earlier processes are fetched by id with
+    ``service.job(job_id)``, and :meth:`rebuild_spec` records the backend, channel, instance and
+    saved-account name (never the token) for ``qphys jobs resume``. Local (fake-backend) jobs
+    exist only in this process: nothing to look up or re-attach, nothing paid.
     """
 
-    def __init__(self, backend, *, service=None, local: bool):
+    def __init__(self, backend, *, service=None, local: bool, service_options: dict | None = None):
         self.backend = backend
         self.service = service
         self.local = local
         self.can_reattach = not local
+        self.can_lookup = not local and service is not None
+        self.service_options = dict(service_options or {})
         self.name = f"ibm-runtime[{'local:' if local else ''}{backend.name}]"
         self._jobs: dict[str, object] = {}
 
-    def submit(self, payload: Payload) -> str:
+    def rebuild_spec(self):
+        if self.local:
+            return None
+        return {"factory": "qphys_qiskit.ibm:ibm_transport",
+                "kwargs": {"backend": self.backend.name, **self.service_options}}
+
+    def lookup(self, idempotency_key):
+        try:
+            jobs = self.service.jobs(job_tags=[idempotency_key], backend_name=self.backend.name, limit=2)
+        except Exception as exc:
+            raise _classify(exc, f"looking up job tag {idempotency_key}") from exc
+        return str(jobs[0].job_id()) if jobs else None
+
+    def submit(self, payload: Payload, idempotency_key: str) -> str:
         from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
+        if self.local:
+            try:
+                job = run_local(self.backend, payload)
+            except Exception as exc:
+                raise _classify(exc, f"submitting to {self.backend.name}") from exc
+            job_id = str(job.job_id())
+            self._jobs[job_id] = job
+            return job_id
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -134,11 +198,8 @@ class IBMTransport(Transport):
                     prim = SamplerV2(mode=self.backend)
                     pubs = [(p.circuit, p.values) for p in payload.pubs]
                 prim.options.default_shots = payload.shots
-                if self.local and payload.seed is not None:
-                    prim.options.simulator.seed_simulator = payload.seed
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=".*no effect in local testing mode.*")
-                    job = prim.run(pubs)
+                prim.options.environment.job_tags = [idempotency_key]
+                job = prim.run(pubs)
         except Exception as exc:
             raise _classify(exc, f"submitting to {self.backend.name}") from exc
         job_id = str(job.job_id())
@@ -185,31 +246,61 @@ class IBMTransport(Transport):
         return arrays
 
 
+@transport_factory
+def ibm_transport(*, backend: str, instance: str | None = None, channel: str | None = None,
+                  account: str | None = None) -> IBMTransport:
+    """Rebuild the transport of a real IBM backend from a ledger row (``qphys jobs resume``):
+    credentials come from qiskit-ibm-runtime's own discovery (environment or saved account)."""
+    opts = {k: v for k, v in (("instance", instance), ("channel", channel), ("account", account)) if v is not None}
+    service = _service(opts)
+    try:
+        be = service.backend(backend)
+    except Exception as exc:  # noqa: BLE001
+        raise _classify(exc, f"looking up backend {backend}") from exc
+    return IBMTransport(be, service=service, local=False, service_options=opts)
+
+
 class IBMDevice(QiskitDevice):
     """An IBM Quantum backend (real or fake) through qiskit-ibm-runtime's V2 primitives.
 
     Build it with ``qphys.device("ibm.fake_manila", shots=2000, seed=1)`` or
     ``qphys.device("ibm.ibm_brisbane")``.
 
+    Exactly once on real hardware: every job carries the ledger's idempotency key as an IBM job
+    tag; after a crash between IBM's acceptance and the ledger write, the next run finds the job
+    with ``service.jobs(job_tags=[key])`` and re-attaches instead of paying again (the remaining
+    window: a job IBM has created but not yet listed when the next run looks it up). Fake
+    backends run in this process: a crash loses the job and the next run computes it again.
+
     Args:
         shots: shots per PUB (default 4096); exact results are not available.
-        seed: simulator seed (fake backends only; real hardware is not seedable).
-        optimization_level: transpiler level for the ISA transpilation (default 1).
+        seed: simulator seed (fake backends only; real hardware is not seedable), ``seed=0``
+            included (see :func:`run_local`); the seed also fixes the transpiler's random choices.
+        optimization_level: transpiler level for the ISA transpilation (default 2, Qiskit's own
+            default: a noise-aware layout (VF2Layout / VF2PostLayout scored with the backend's
+            error rates) instead of the trivial one on physical qubits 0, 1, ...).
         resilience_level: the Estimator's error-mitigation level (real hardware; local testing
             mode ignores it).
         max_circuits_per_job: most bound circuits per job (``None``: no limit).
         ledger: default ``True`` (the ledger in ``$QPHYS_HOME``); see
-            :class:`qphys_qiskit._base.QiskitDevice` for ``ledger``, ``transport``, ``retry``.
+            :class:`qphys_qiskit._base.QiskitDevice` for ``ledger``, ``transport``, ``retry``,
+            ``job_timeout``.
     """
+
+    #: default transpiler level (Qiskit's own default, noise-aware layout)
+    DEFAULT_OPTIMIZATION_LEVEL = 2
 
     MEASUREMENTS = frozenset({"expval", "var", "probs", "sample", "counts"})
 
     def __init__(self, name: str, backend, *, service=None, local: bool, shots=4096, seed=None,
-                 optimization_level: int = 1, resilience_level: int | None = None, max_circuits_per_job=None,
-                 ledger=True, transport=None, retry=None):
+                 optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL, resilience_level: int | None = None,
+                 max_circuits_per_job=None, ledger=True, transport=None, retry=None, job_timeout=None,
+                 service_options: dict | None = None):
         self.name = name
         super().__init__(shots=shots, seed=seed, optimization_level=optimization_level,
-                         max_circuits_per_job=max_circuits_per_job, ledger=ledger, transport=transport, retry=retry)
+                         max_circuits_per_job=max_circuits_per_job, ledger=ledger, transport=transport, retry=retry,
+                         job_timeout=job_timeout)
+        self.service_options = dict(service_options or {})
         if resilience_level is not None and resilience_level not in (0, 1, 2):
             raise DeviceOptionError(f"{name}: resilience_level must be 0, 1, 2 or None, got {resilience_level!r}")
         self.backend = backend
@@ -220,7 +311,7 @@ class IBMDevice(QiskitDevice):
         self._pass_manager = None
 
     def job_transport(self):
-        return IBMTransport(self.backend, service=self.service, local=self.local)
+        return IBMTransport(self.backend, service=self.service, local=self.local, service_options=self.service_options)
 
     def _payload(self, primitive, pubs, config):
         opts = {}
@@ -233,7 +324,8 @@ class IBMDevice(QiskitDevice):
             from qiskit.transpiler import generate_preset_pass_manager
 
             self._pass_manager = generate_preset_pass_manager(
-                optimization_level=self.optimization_level, backend=self.backend
+                optimization_level=self.optimization_level, backend=self.backend,
+                seed_transpiler=self.default_config.seed,
             )
         self.transpilations += 1
         return self._pass_manager.run(qc)
@@ -300,7 +392,7 @@ class IBMFamily:
     """
 
     OPTIONS = ("shots", "seed", "optimization_level", "resilience_level", "max_circuits_per_job", "ledger",
-               "transport", "retry")
+               "transport", "retry", "job_timeout")
     REAL_OPTIONS = ("instance", "channel", "account")
 
     @classmethod
@@ -363,7 +455,7 @@ class IBMFamily:
                     "QiskitRuntimeService().backends()"
                 ) from exc
             raise _classify(exc, f"looking up backend {short}") from exc
-        return IBMDevice(name, backend, service=service, local=False, **options)
+        return IBMDevice(name, backend, service=service, local=False, service_options=svc_opts, **options)
 
 
 def _service(opts: dict):

@@ -9,15 +9,31 @@ from __future__ import annotations
 
 import torch
 
+from qphys.ops import get_spec
 from qphys.ops.cv import clements
+from qphys.ops.spec import reduce_angle
 from qphys.sim.fock import gates as G
 
 
-def as_real(p, dtype, device):
-    """A gate parameter as a real tensor (``dtype.to_real()``) of shape ``()`` or ``(B,)`` on ``device``."""
+def as_real(p, dtype, device, period: float | None = None):
+    """A gate parameter as a real tensor (``dtype.to_real()``) of shape ``()`` or ``(B,)`` on ``device``.
+
+    With a ``period`` (:meth:`qphys.ops.OpSpec.param_period`) and a precision below float64 the
+    angle is reduced modulo the period in float64 first (same gate, no float32 overflow to
+    ``nan``; derivative 1).
+    """
+    real = dtype.to_real() if dtype.is_complex else dtype
+    if period is not None and real != torch.float64:
+        p = reduce_angle(p, period, real)
     if torch.is_tensor(p):
-        return p.to(device=device, dtype=dtype.to_real())
-    return torch.tensor(float(p), dtype=dtype.to_real(), device=device)
+        return p.to(device=device, dtype=real)
+    return torch.tensor(float(p), dtype=real, device=device)
+
+
+def op_reals(op, dtype, device) -> list:
+    """The parameters of ``op`` as :func:`as_real` tensors (angles reduced by their periods)."""
+    spec = get_spec(op.name)
+    return [as_real(v, dtype, device, spec.param_period(j)) for j, v in enumerate(op.params)]
 
 
 def vacuum(num_modes: int, cutoff: int, *, dtype=torch.complex128, device=None):
@@ -84,7 +100,7 @@ def apply_operation(psi, op, cutoff, dtype):
             angle = float(torch.angle(torch.as_tensor(ph)))
             psi = apply_diag(psi, G.rotation_diagonal(angle, cutoff, dtype=dtype, device=dev), (w[k],))
         return psi
-    p = [as_real(v, dtype, dev) for v in op.params]
+    p = op_reals(op, dtype, dev)
     if name == "displacement":
         return apply_single(psi, G.displacement_matrix(p[0], p[1], cutoff, dtype=dtype, device=dev), w[0])
     if name == "squeezing":

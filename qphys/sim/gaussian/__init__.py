@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from qphys.sim.fock.apply import as_real
+from qphys.sim.fock.apply import op_reals
 
 HBAR = 2.0
 
@@ -121,7 +121,7 @@ def run_circuit(circuit, *, dtype=torch.float64, device=None):
             S = interferometer_symplectic(op.params[0], dtype).to(mu.device)
             mu, V = apply_symplectic(mu, V, S, w)
             continue
-        p = [as_real(v, dtype, mu.device) for v in op.params]
+        p = op_reals(op, dtype, mu.device)
         if name == "displacement":
             mu = displace(mu, p[0], p[1], w[0])
             if mu.shape[0] != V.shape[0]:

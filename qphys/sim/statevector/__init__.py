@@ -12,6 +12,12 @@ most significant bit of the basis index.
 from qphys.sim.statevector.apply import apply_matrix, apply_operation, initial_state, run_circuit
 from qphys.sim.statevector.measure import expval, probs, sample_indices, variance
 
+
+class NormDriftWarning(UserWarning):
+    """The final state's norm drifted from 1 by more than the device's ``norm_tolerance``
+    (rounding accumulated over many gates in complex64); use ``dtype="complex128"``."""
+
+
 __all__ = [
     "apply_operation",
     "apply_matrix",
@@ -21,4 +27,5 @@ __all__ = [
     "variance",
     "probs",
     "sample_indices",
+    "NormDriftWarning",
 ]

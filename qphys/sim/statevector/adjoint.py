@@ -17,8 +17,8 @@ from qphys.sim.statevector.apply import (
     apply_diagonal,
     apply_matrix,
     apply_step,
-    as_param,
     op_matrix,
+    op_params,
     run_circuit,
 )
 from qphys.sim.statevector.measure import apply_observable
@@ -33,7 +33,7 @@ def _gate_derivative(op, j, dtype, device, dense=False):
     cheap: two matrix evaluations); ``torch.func.jvp`` on the op's matrix function otherwise.
     """
     spec = get_spec(op.name)
-    params = [as_param(p, dtype, device) for p in op.params]
+    params = op_params(op, dtype, device)
     use_diag = spec.structure == "diagonal" and not dense
     fn = spec.diagonal if use_diag else spec.matrix
 

@@ -11,6 +11,7 @@ import string
 import torch
 
 from qphys.ops import get_spec
+from qphys.ops.spec import reduce_angle
 from qphys.sim.statevector.plan import composed_index, gather_index, make_plan, perm_run_key
 
 
@@ -21,9 +22,29 @@ def initial_state(num_wires: int, *, dtype, device) -> torch.Tensor:
     return state
 
 
-def as_param(p, dtype: torch.dtype, device) -> torch.Tensor:
-    """A gate parameter as a real tensor of the simulation precision (``dtype.to_real()``) on ``device``."""
-    return torch.as_tensor(p, dtype=dtype.to_real(), device=device)
+def as_param(p, dtype: torch.dtype, device, period: float | None = None) -> torch.Tensor:
+    """A gate parameter as a real tensor of the simulation precision (``dtype.to_real()``) on ``device``.
+
+    With a ``period`` (:meth:`qphys.ops.OpSpec.param_period`) and a precision below float64, the
+    angle is first reduced modulo the period in float64: the gate is unchanged, and a huge angle
+    (``1e39``, which float32 cannot hold, or ``1e10``, where float32 keeps no phase) gives the
+    float64 answer instead of ``nan`` or noise. The reduction has derivative 1.
+
+    Examples:
+        >>> import math, torch
+        >>> as_param(1e39, torch.complex64, "cpu", 4 * math.pi).isfinite().item()
+        True
+    """
+    real = dtype.to_real()
+    if period is not None and real != torch.float64:
+        p = reduce_angle(p, period, real)
+    return torch.as_tensor(p, dtype=real, device=device)
+
+
+def op_params(op, dtype: torch.dtype, device) -> list[torch.Tensor]:
+    """The parameters of ``op`` as :func:`as_param` tensors (angles reduced by their periods)."""
+    spec = get_spec(op.name)
+    return [as_param(p, dtype, device, spec.param_period(j)) for j, p in enumerate(op.params)]
 
 
 def kron_identity(u, r):
@@ -169,7 +190,7 @@ def apply_operation(state, op, n, *, dtype, adjoint=False):
         if adjoint:
             u = u.conj().transpose(-1, -2)
         return apply_matrix(state, u, op.wires, n)
-    params = [as_param(p, dtype, dev) for p in op.params]
+    params = op_params(op, dtype, dev)
     if spec.structure == "permutation":
         perm = inverse_permutation(spec.permutation) if adjoint else spec.permutation
         return apply_permutation(state, perm, op.wires, n)
@@ -203,7 +224,7 @@ def product_prefix(circuit, *, dtype, device):
         v = vecs[w]
         if v is None:
             v = torch.tensor([[1, 0]], dtype=dtype, device=device)
-        params = [as_param(p, dtype, device) for p in op.params]
+        params = op_params(op, dtype, device)
         if spec.structure == "diagonal":
             v = v * spec.diagonal(*params, dtype=dtype, device=device).reshape(-1, 2)
         elif spec.structure == "permutation":
@@ -228,7 +249,7 @@ def product_prefix(circuit, *, dtype, device):
 def op_matrix(op, *, dtype, device) -> torch.Tensor:
     """Dense matrix ``(*batch, d, d)`` of a (non-matrix-parameter) operation."""
     spec = get_spec(op.name)
-    params = [as_param(p, dtype, device) for p in op.params]
+    params = op_params(op, dtype, device)
     return spec.matrix(*params, dtype=dtype, device=device)
 
 

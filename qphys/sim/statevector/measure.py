@@ -94,14 +94,34 @@ def sample_indices(p, shots, generator):
     return torch.multinomial(p, shots, replacement=True, generator=generator)
 
 
-def sample_bits(state, rotations, n, shots, generator) -> np.ndarray:
-    """Sample every wire of ``state`` after the basis change ``rotations`` (``(matrix, wires)``
-    pairs, as :meth:`qphys.measurements.Setting.rotations` gives them): ``(B, shots, n)`` uint8
-    bits, column ``w`` = wire ``w``."""
+def setting_probs(state, rotations, n):
+    """Computational-basis probabilities ``(B, 2**n)`` of ``state`` after the basis change
+    ``rotations`` (``(matrix, wires)`` pairs, as :meth:`qphys.measurements.Setting.rotations`
+    gives them)."""
     rotated = state
     for matrix, wires in rotations:
         u = torch.as_tensor(matrix, dtype=state.dtype, device=state.device)
         rotated = apply_matrix(rotated, u, wires, n)
-    idx = sample_indices(probs(rotated, None, n), shots, generator)
+    return probs(rotated, None, n)
+
+
+def bits_from_probs(p, n, shots, generator) -> np.ndarray:
+    """``shots`` samples of every wire from probabilities ``p`` ``(B, 2**n)``: ``(B, shots, n)``
+    uint8 bits, column ``w`` = wire ``w``."""
+    idx = sample_indices(p, shots, generator)
     shifts = torch.arange(n - 1, -1, -1)
     return ((idx.unsqueeze(-1) >> shifts) & 1).to(torch.uint8).numpy()
+
+
+#: Bytes one shot of one batch row needs while sampling ``n`` wires: the index (8), its shifted
+#: copies and bits (``9 n``), and per-shot observable values (8).
+def sample_bytes_per_shot(n: int) -> int:
+    """Workspace bytes per shot and batch row when sampling ``n`` wires."""
+    return 16 + 9 * n
+
+
+def sample_bits(state, rotations, n, shots, generator) -> np.ndarray:
+    """Sample every wire of ``state`` after the basis change ``rotations`` (``(matrix, wires)``
+    pairs, as :meth:`qphys.measurements.Setting.rotations` gives them): ``(B, shots, n)`` uint8
+    bits, column ``w`` = wire ``w``."""
+    return bits_from_probs(setting_probs(state, rotations, n), n, shots, generator)

@@ -137,7 +137,7 @@ def test_batched_circuit_and_gradient(name):
 
 def test_samples_counts_state_and_seed():
     dev = qphys.device("pennylane.default.qubit", shots=500, seed=11)
-    c = qphys.Circuit(wires=3).h(0).cx(0, 1).x(2).sample([0, 1, 2]).counts().state()
+    c = qphys.Circuit(wires=3).h(0).cx(0, 1).x(2).sample([0, 1, 2]).counts()
     r1, r2 = qphys.execute(c, dev), qphys.execute(c, dev)
     assert r1.samples.shape == (500, 3) and r1.samples.dtype == torch.int64
     assert torch.equal(r1.samples, r2.samples)  # same seed, same samples
@@ -145,7 +145,11 @@ def test_samples_counts_state_and_seed():
     assert (r1.samples[:, 0] == r1.samples[:, 1]).all() and (r1.samples[:, 2] == 1).all()
     expected = np.zeros(8, dtype=complex)
     expected[[1, 7]] = 1 / math.sqrt(2)
-    np.testing.assert_allclose(r1.state.numpy(), expected, atol=1e-12)  # exact state even with shots
+    # state() is the exact state on every device: refused with shots, exact with shots=None
+    exact = qphys.Circuit(wires=3).h(0).cx(0, 1).x(2).state()
+    with pytest.raises(UnsupportedOperationError, match=r"state\(\) is the exact state .* run it with shots=None"):
+        qphys.execute(exact, dev)
+    np.testing.assert_allclose(qphys.execute(exact, dev, shots=None).state.numpy(), expected, atol=1e-12)
     with pytest.raises(UnsupportedOperationError, match=r"var\(.*\) with shots needs all terms measurable in one basis"):
         qphys.execute(qphys.Circuit(wires=1).var(qphys.Z(0) + qphys.X(0)), dev)
 

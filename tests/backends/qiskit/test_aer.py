@@ -117,7 +117,7 @@ def test_max_circuits_per_job_splits_rows():
 
 def test_state_needs_exact_and_density_matrix_has_no_state():
     c = qphys.Circuit(wires=1).h(0).state()
-    with pytest.raises(UnsupportedOperationError, match="only for exact runs"):
+    with pytest.raises(UnsupportedOperationError, match="not available with shots=10; run it with shots=None"):
         qphys.execute(c, "aer.statevector", shots=10)
     with pytest.raises(UnsupportedOperationError, match="does not support measurement 'state'"):
         qphys.execute(c, "aer.density_matrix")

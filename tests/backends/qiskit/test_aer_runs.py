@@ -19,9 +19,9 @@ def test_split_runs_give_the_results_of_one_run(monkeypatch):
     runs = []
     real_run = aer.AerTransport.submit
 
-    def counting_submit(self, payload):
+    def counting_submit(self, payload, idempotency_key):
         runs.extend(aer._aer_runs(payload.pubs))
-        return real_run(self, payload)
+        return real_run(self, payload, idempotency_key)
 
     monkeypatch.setattr(aer.AerTransport, "submit", counting_submit)
     dev = qphys.device("aer.statevector")
