@@ -72,6 +72,10 @@ class MissingDependencyError(QphysError, ImportError):
     """An optional feature needs a package that is not installed; the message names the extra."""
 
 
+class ClusterError(QphysError, ConnectionError):
+    """A Dask scheduler cannot be reached or went away; the message names its address."""
+
+
 __all__ = [
     "QphysError",
     "WireError",
@@ -89,4 +93,5 @@ __all__ = [
     "JobError",
     "TransientJobError",
     "MissingDependencyError",
+    "ClusterError",
 ]

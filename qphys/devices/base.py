@@ -22,6 +22,7 @@ from qphys.circuit import Circuit
 from qphys.devices.shift import shift_vjp
 from qphys.errors import ConfigError, DifferentiationError, UnsupportedOperationError, WireError
 from qphys.ir import Measurement
+from qphys.parallel import as_executor
 
 #: ``(op_index, param_index)`` of every parameter to differentiate, per circuit.
 Trainable = Sequence[Sequence[tuple[int, int]]]
@@ -45,15 +46,19 @@ class RunConfig:
             is measured ``shots`` times; ``probs``/``sample``/``counts`` share the
             computational-basis setting. Every qubit device means the same by it.
         seed: seed of the sampling generator; the same seed reproduces the same samples.
-        executor: reserved for the scale-out work (issue #13, DESIGN.md §7), where it becomes
-            the executor that ships circuit shards to workers; until then no device reads it.
+        executor: where :func:`qphys.execute` runs the circuits: ``None`` (here), or a
+            :mod:`qphys.parallel` executor (a ``distributed.Client`` or any
+            :class:`concurrent.futures.Executor` is converted to one by
+            :func:`qphys.parallel.as_executor`). The circuits' batch elements are split into
+            shards that run on the workers (:mod:`qphys.diff.sharded`); devices with
+            ``Capabilities.executor`` spread their own work over it instead (Aer: bindings).
         fd_step: step of central finite differences; ``None`` (default) picks ``1e-4`` for
             exact runs and a shot-noise-suited step with shots
             (:func:`qphys.devices.shift.finite_diff_step`).
 
     Raises:
-        ConfigError: ``shots`` is not a positive integer, ``seed`` not an integer, or
-            ``fd_step`` not positive.
+        ConfigError: ``shots`` is not a positive integer, ``seed`` not an integer,
+            ``fd_step`` not positive, or ``executor`` not an executor.
     """
 
     shots: int | None = None
@@ -73,6 +78,8 @@ class RunConfig:
             isinstance(self.fd_step, bool) or not isinstance(self.fd_step, (int, float)) or not self.fd_step > 0
         ):
             raise ConfigError(f"fd_step must be a positive number or None (automatic), got {self.fd_step!r}")
+        if self.executor is not None:
+            object.__setattr__(self, "executor", as_executor(self.executor))
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,9 @@ class Capabilities:
         native_diff: ``"backprop"`` (the device computes in torch) and/or ``"adjoint"`` (the
             device overrides :meth:`Device.execute_and_vjp` for ``method="adjoint"``).
         batching: executes a batched circuit natively (else it is split).
+        executor: the device spreads its own work over ``RunConfig.executor`` (Aer: the
+            bindings of a job); :func:`qphys.execute` then hands it the executor instead of
+            splitting the circuits into shards.
     """
 
     families: frozenset = frozenset({"qubit"})
@@ -101,6 +111,7 @@ class Capabilities:
     shots: bool = True
     native_diff: tuple[str, ...] = ()
     batching: bool = False
+    executor: bool = False
 
 
 @dataclass
