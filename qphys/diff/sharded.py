@@ -29,8 +29,7 @@ import torch
 
 from qphys.circuit import Circuit
 from qphys.devices.base import Device, Result, RunConfig, VJPFunction, execute_and_compute_vjp
-from qphys.errors import ConfigError
-from qphys.parallel import Executor, plan_shards, run_tasks, spawn_seeds
+from qphys.parallel import Executor, payload, plan_shards, run_tasks, spawn_seeds
 
 
 @dataclass(frozen=True)
@@ -78,21 +77,6 @@ def portable(circuit: Circuit, start: int | None = None, stop: int | None = None
     return new
 
 
-def device_payload(device: Device) -> bytes:
-    """``device`` pickled once for all tasks.
-
-    Raises:
-        ConfigError: the device cannot be pickled, so it cannot run on workers.
-    """
-    try:
-        return pickle.dumps(device)
-    except Exception as exc:
-        raise ConfigError(
-            f"device {device.name!r} cannot be sent to the executor's workers (pickling failed: "
-            f"{type(exc).__name__}: {exc}); run it without an executor"
-        ) from None
-
-
 def _cpu(value):
     if torch.is_tensor(value):
         return value.detach().cpu()
@@ -136,7 +120,7 @@ class ShardedRun:
         self.device = device
         self.circuits = [c.detached() for c in circuits]
         self.executor = executor
-        self.payload = device_payload(device)
+        self.payload = payload(device, f"device {device.name!r}")
         sizes = [c.batch_size or 1 for c in self.circuits]
         offsets = [0]
         for s in sizes:
@@ -144,7 +128,7 @@ class ShardedRun:
         self.shards: list[list[Piece]] = []
         for a, b in plan_shards(offsets[-1], executor):
             pieces = []
-            for ci, s in enumerate(sizes):
+            for ci in range(len(sizes)):
                 lo, hi = max(a, offsets[ci]), min(b, offsets[ci + 1])
                 if lo < hi:
                     pieces.append(Piece(ci, lo - offsets[ci], hi - offsets[ci]))

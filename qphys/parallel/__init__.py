@@ -26,13 +26,14 @@ Examples:
     2
 """
 
+from qphys.parallel.adapt import as_executor
 from qphys.parallel.cluster import DaskExecutor, dask, worker_environment
 from qphys.parallel.executor import (
     Executor,
     FuturesExecutor,
     LocalExecutor,
-    as_executor,
     local,
+    payload,
     plan_shards,
     run_tasks,
     shard_ranges,
@@ -58,6 +59,7 @@ __all__ = [
     "as_executor",
     "run_tasks",
     "plan_shards",
+    "payload",
     "shard_ranges",
     "spawn_seeds",
     "sweep",

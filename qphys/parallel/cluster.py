@@ -93,14 +93,13 @@ class DaskExecutor(Executor):
         return self.client.run(os.getpid)
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
-        if self.client.status not in ("running", "connecting", "newly-created"):
-            self.check_alive()
+        self.check_alive()
         return self._cf.submit(fn, *args, **kwargs)
 
     def check_alive(self) -> None:
         """Raise :class:`ClusterError` naming the scheduler when the client lost it."""
         status = self.client.status
-        if status not in ("running", "connecting", "newly-created"):
+        if status != "running":  # "connecting" after a start: the scheduler went away
             raise ClusterError(
                 f"the Dask scheduler at {self.address} is gone (client status {status!r}); restart the "
                 "cluster and build a new executor with qphys.parallel.dask(address)"

@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -154,30 +155,32 @@ def local(workers: int | None = None, *, torch_threads: int = 1, shard_size: int
     return LocalExecutor(workers, torch_threads=torch_threads, shard_size=shard_size)
 
 
-def as_executor(executor) -> Executor | None:
-    """``executor`` as a qphys :class:`Executor` (``None`` stays ``None``).
-
-    Accepts a qphys executor, a ``distributed.Client`` or any :class:`concurrent.futures.Executor`.
+def payload(obj, what: str) -> bytes:
+    """``obj`` pickled once for many tasks (``pickle``, else ``cloudpickle`` for closures and lambdas).
 
     Raises:
-        ConfigError: anything else.
+        ConfigError: neither can pickle it, so it cannot travel to workers.
 
     Examples:
-        >>> from concurrent.futures import ThreadPoolExecutor
-        >>> as_executor(ThreadPoolExecutor(max_workers=3)).workers
-        3
+        >>> import pickle
+        >>> pickle.loads(payload({"a": 1}, "a dict"))
+        {'a': 1}
     """
-    if executor is None or isinstance(executor, Executor):
-        return executor
-    if type(executor).__module__.startswith("distributed") and hasattr(executor, "get_executor"):
-        from qphys.parallel.cluster import DaskExecutor
+    try:
+        return pickle.dumps(obj)
+    except Exception as exc:
+        first = exc
+    try:
+        import cloudpickle
 
-        return DaskExecutor(executor)
-    if isinstance(executor, cf.Executor):
-        return FuturesExecutor(executor)
+        return cloudpickle.dumps(obj)
+    except ImportError:
+        pass
+    except Exception as exc:  # pragma: no cover - cloudpickle fails where pickle did
+        first = exc
     raise ConfigError(
-        f"executor must be a qphys.parallel executor (qphys.parallel.local(), qphys.parallel.dask()), a "
-        f"distributed.Client or a concurrent.futures.Executor, got {type(executor).__name__}"
+        f"{what} cannot be sent to the executor's workers (pickling failed: {type(first).__name__}: {first}); "
+        "define functions at module level, or run without an executor"
     )
 
 
@@ -247,7 +250,7 @@ def run_tasks(
 
     Examples:
         >>> from concurrent.futures import ThreadPoolExecutor
-        >>> run_tasks(as_executor(ThreadPoolExecutor(2)), pow, [(2, 3), (3, 2)])
+        >>> run_tasks(FuturesExecutor(ThreadPoolExecutor(2)), pow, [(2, 3), (3, 2)])
         [8, 9]
     """
     args = list(args)

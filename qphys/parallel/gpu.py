@@ -17,7 +17,12 @@ from collections.abc import Sequence
 
 from qphys._deps import require
 from qphys.errors import ConfigError, ResourceError
-from qphys.parallel.cluster import DaskExecutor, _drop_inherited_trim_threshold, _register_threads, dask_config
+from qphys.parallel.cluster import (
+    DaskExecutor,
+    _drop_inherited_trim_threshold,
+    _register_threads,
+    dask_config,
+)
 from qphys.parallel.executor import _positive_int
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from qphys.errors import ConfigError
-from qphys.parallel.executor import _positive_int, as_executor, run_tasks, spawn_seeds
+from qphys.parallel.adapt import as_executor
+from qphys.parallel.executor import _positive_int, run_tasks, spawn_seeds
 
 log = logging.getLogger(__name__)
 
