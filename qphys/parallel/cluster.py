@@ -106,12 +106,19 @@ class DaskExecutor(Executor):
             )
 
     def shutdown(self, wait: bool = True, **kwargs) -> None:
+        alive = self.client.status == "running"
         try:
-            self._cf.shutdown(wait=wait and self.client.status == "running")
+            self._cf.shutdown(wait=wait and alive)
         finally:
-            self.client.close()
+            try:  # without a scheduler, closing would wait for a reconnection that never comes
+                self.client.close(timeout=30 if alive else 2)
+            except Exception as exc:  # noqa: BLE001 - closing a client whose scheduler is gone
+                log.debug("closing the Dask client: %s: %s", type(exc).__name__, exc)
             if self.owns_cluster and self.cluster is not None:
-                self.cluster.close()
+                try:
+                    self.cluster.close(timeout=30 if alive else 2)
+                except Exception as exc:  # noqa: BLE001 - its scheduler is gone already
+                    log.debug("closing the Dask cluster: %s: %s", type(exc).__name__, exc)
 
     def __repr__(self) -> str:
         return f"<DaskExecutor {self.address} workers={self.workers}>"
@@ -189,7 +196,7 @@ def dask(
             f"cluster where it is started (got {sorted(cluster_options) + (['n_workers'] if n_workers else [])})"
         )
     if client_or_address is None:
-        options = {"threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        options = {"threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
         options.update(cluster_options)
         options["n_workers"] = n_workers or max(1, cpu_cores() // torch_threads)
         _drop_inherited_trim_threshold()

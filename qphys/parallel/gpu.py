@@ -114,12 +114,12 @@ def cuda(
             dask_cuda = require("dask_cuda", extra="parallel", feature="dask-cuda workers")
             cluster = dask_cuda.LocalCUDACluster(
                 CUDA_VISIBLE_DEVICES=",".join(gpus), threads_per_worker=1, memory_limit=memory_limit,
-                dashboard_address=None,
+                dashboard_address=":0",
             )
         else:
             cluster = SpecCluster(
                 workers=gpu_worker_specs(gpus, torch_threads=torch_threads, memory_limit=memory_limit),
-                scheduler={"cls": Scheduler, "options": {"dashboard_address": None}},
+                scheduler={"cls": Scheduler, "options": {"dashboard_address": ":0"}},
                 name="qphys-gpu",
             )
     try:

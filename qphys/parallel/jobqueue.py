@@ -98,7 +98,7 @@ def jobqueue_cluster(
     else:
         raise ConfigError(f"system must be 'slurm' or 'pbs', got {system!r}; see qphys.parallel.jobqueue for others")
     common.update(options)
-    common.setdefault("scheduler_options", {"dashboard_address": None})
+    common.setdefault("scheduler_options", {"dashboard_address": ":0"})
     with dask_lib.config.set(dask_config(torch_threads)):
         return cls(**common)
 

@@ -38,13 +38,17 @@ def noisy_mean(mu, seed):
     return float(np.random.default_rng(seed).normal(mu, 1.0, size=100).mean())
 
 
-def test_local_executor_runs_in_other_processes_with_torch_threads_set():
+def test_local_executor_runs_tasks_and_sweeps_in_other_processes_with_torch_threads_set():
+    grid = [{"x": 1}, {"x": 2}, {"x": 3}]
+    serial = sweep(square_with_pid, grid, progress=False)
     with qphys.parallel.local(workers=2, torch_threads=1) as ex:
         assert ex.workers == 2
-        pids = {ex.submit(os.getpid).result(timeout=120) for _ in range(4)}
-        threads = ex.submit(_torch_threads).result(timeout=60)
-    assert os.getpid() not in pids
+        threads = ex.submit(_torch_threads).result(timeout=120)
+        remote = sweep(square_with_pid, grid, executor=ex, progress=False)
     assert threads == 1
+    assert [r["result"]["y"] for r in remote] == [1, 4, 9]
+    assert [r["result"]["seed_mod"] for r in remote] == [r["result"]["seed_mod"] for r in serial]
+    assert {r["result"]["pid"] for r in remote}.isdisjoint({os.getpid()})
 
 
 def _torch_threads():
@@ -120,16 +124,6 @@ def test_sweep_records_grid_times_seeds_in_order_with_shared_replicate_seeds():
     threaded = sweep(noisy_mean, {"mu": [0.0, 5.0]}, seeds=3, seed=4, progress=False,
                      executor=ThreadPoolExecutor(2))
     assert [r["result"] for r in threaded] == [r["result"] for r in recs]
-
-
-def test_sweep_on_worker_processes_equals_the_serial_sweep():
-    grid = [{"x": 1}, {"x": 2}, {"x": 3}]
-    serial = sweep(square_with_pid, grid, progress=False)
-    with qphys.parallel.local(workers=2) as ex:
-        remote = sweep(square_with_pid, grid, executor=ex, progress=False)
-    assert [r["result"]["y"] for r in remote] == [1, 4, 9]
-    assert [r["result"]["seed_mod"] for r in remote] == [r["result"]["seed_mod"] for r in serial]
-    assert {r["result"]["pid"] for r in remote}.isdisjoint({os.getpid()})
 
 
 def test_sweep_validates_grid_and_store():
@@ -251,3 +245,16 @@ def test_cuda_executor_asked_for_dask_cuda_without_it_names_the_extra():
         pytest.skip("dask-cuda is installed here")
     with pytest.raises(MissingDependencyError, match="dask_cuda"):
         qphys.parallel.cuda(["0"], use_dask_cuda=True)
+
+
+def one_worker_per_gpu_env():
+    return os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_gpu_workers_each_see_their_own_gpu_id():
+    """The real CUDA_VISIBLE_DEVICES mechanism, on CPU workers: each worker process gets its id."""
+    pytest.importorskip("distributed")
+    with qphys.parallel.cuda(["0", "1"], use_dask_cuda=False) as ex:
+        seen = ex.client.run(one_worker_per_gpu_env)
+    assert sorted(v[0] for v in seen.values()) == ["0", "1"]
+    assert all(v[1] is None for v in seen.values())

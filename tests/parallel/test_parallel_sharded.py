@@ -154,31 +154,6 @@ def test_aer_spreads_its_bindings_and_keeps_exact_values():
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
 
-def test_quantum_layer_trains_on_worker_processes_like_locally(dev128):
-    from qphys.templates import angle_embedding, hardware_efficient
-
-    def circuit(x, w):
-        c = angle_embedding(qphys.Circuit(wires=2), x)
-        return hardware_efficient(c, w).expval(qphys.Z(0)).expval(qphys.Z(1))
-
-    torch.manual_seed(3)
-    x, y = torch.rand(16, 2, dtype=torch.float64), torch.rand(16, 2, dtype=torch.float64)
-    trained = []
-    with qphys.parallel.local(workers=2) as ex:
-        for executor in (None, ex):
-            torch.manual_seed(0)
-            layer = qphys.nn.QuantumLayer(circuit, {"w": (2, 2, 2)}, device=dev128, executor=executor,
-                                          diff_method="adjoint").to(torch.float64)
-            opt = torch.optim.SGD(layer.parameters(), lr=0.3)
-            for _ in range(3):
-                opt.zero_grad()
-                loss = ((layer(x) - y) ** 2).mean()
-                loss.backward()
-                opt.step()
-            trained.append(layer.w.detach().clone())
-    torch.testing.assert_close(trained[0], trained[1], atol=1e-12, rtol=0)
-
-
 class _Unpicklable(qphys.Device):
     name = "unpicklable"
 
