@@ -41,7 +41,7 @@ from qphys.parallel.executor import (
 )
 from qphys.parallel.gpu import cuda, gpu_worker_specs
 from qphys.parallel.jobqueue import jobqueue_cluster, pbs, slurm
-from qphys.parallel.sweep import load_store, sweep
+from qphys.parallel.sweep import grid_points, load_store, sweep
 
 __all__ = [
     "Executor",
@@ -63,5 +63,6 @@ __all__ = [
     "shard_ranges",
     "spawn_seeds",
     "sweep",
+    "grid_points",
     "load_store",
 ]

@@ -72,20 +72,21 @@ def test_gram_tiles_run_on_both_workers_and_equal_the_local_matrix(cluster, dev1
                                atol=1e-12, rtol=0)
 
 
-def test_qsvc_passes_the_executor_to_its_kernel(cluster):
+def test_qsvc_passes_the_executor_to_a_copy_of_its_kernel(cluster, dev128):
     import numpy as np
+    from sklearn.base import clone
 
     from qphys.kernels import QSVC
 
     X = np.array([[0.1, 0.2], [0.2, 0.1], [2.0, 2.5], [2.4, 2.1], [0.15, 0.12], [2.2, 2.3]])
     y = [0, 0, 1, 1, 0, 1]
+    kernel = QuantumKernel(zz_feature_map, dev128)
     with get_task_stream(cluster.client) as stream:
-        remote = QSVC(executor=cluster).fit(X, y)
-        pred = remote.predict(X)
-    assert remote.kernel_.executor is cluster and any(t["key"].startswith("gram_tile") for t in stream.data)
-    assert pred.tolist() == QSVC().fit(X, y).predict(X).tolist()
-    from sklearn.base import clone
-
+        remote = QSVC(kernel, executor=cluster).fit(X, y)
+        decision = remote.decision_function(X)
+    assert remote.kernel_.executor is cluster and kernel.executor is None  # the user's kernel is unchanged
+    assert sum(t["key"].startswith("gram_tile") for t in stream.data) >= 2  # fit and decision_function
+    np.testing.assert_allclose(decision, QSVC(kernel).fit(X, y).decision_function(X), atol=1e-9)
     assert clone(remote).executor is cluster
 
 
