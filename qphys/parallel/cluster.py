@@ -196,7 +196,8 @@ def dask(
             f"cluster where it is started (got {sorted(cluster_options) + (['n_workers'] if n_workers else [])})"
         )
     if client_or_address is None:
-        options = {"threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
+        options = {"threads_per_worker": 1, "processes": True, "dashboard_address": ":0",
+                   "silence_logs": logging.ERROR}
         options.update(cluster_options)
         options["n_workers"] = n_workers or max(1, cpu_cores() // torch_threads)
         _drop_inherited_trim_threshold()

@@ -258,3 +258,17 @@ def test_gpu_workers_each_see_their_own_gpu_id():
         seen = ex.client.run(one_worker_per_gpu_env)
     assert sorted(v[0] for v in seen.values()) == ["0", "1"]
     assert all(v[1] is None for v in seen.values())
+
+
+def test_cluster_kernel_example_renders_its_slurm_job_script(capsys):
+    import runpy
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "cluster_kernel.py"
+    main = runpy.run_path(str(example), run_name="cluster_kernel_example")["main"]
+    assert main(["--cluster", "slurm", "--job-script", "--cores", "16", "--memory", "32GB",
+                 "--walltime", "03:00:00", "--torch-threads", "2", "--queue", "short"]) == 0
+    script = capsys.readouterr().out
+    assert "#SBATCH --cpus-per-task=16" in script and "#SBATCH -t 03:00:00" in script
+    assert "#SBATCH -p short" in script and "#SBATCH --mem=30G" in script
+    assert "--nworkers 8" in script and "--nthreads 1" in script and "DASK_INTERNAL_INHERIT_CONFIG" in script
