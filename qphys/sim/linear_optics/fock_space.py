@@ -143,6 +143,15 @@ def validate_photons(photons: Sequence[int], m: int | None = None) -> tuple[int,
     return values
 
 
+#: every ``lru_cache``-d table builder of the package; modules add theirs with :func:`register_caches`
+_CACHES: list = []
+
+
+def register_caches(*fns) -> None:
+    """Let :func:`clear_caches` free the ``lru_cache``-d functions ``fns`` (called by sibling modules)."""
+    _CACHES.extend(fns)
+
+
 def clear_caches() -> None:
     """Free every cached pattern, index and weight table of :mod:`qphys.sim.linear_optics`
     (they are rebuilt on demand; large ``(m, n)`` tables take memory comparable to the states).
@@ -150,9 +159,7 @@ def clear_caches() -> None:
     Examples:
         >>> clear_caches()
     """
-    from qphys.sim.linear_optics import measure, slos
-
-    for fn in (_patterns_np, _binomials, *slos._CACHES, *measure._CACHES):
+    for fn in (_patterns_np, _binomials, *_CACHES):
         fn.cache_clear()
 
 
