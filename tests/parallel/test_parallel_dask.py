@@ -212,3 +212,20 @@ def test_a_scheduler_that_goes_away_raises_cluster_error_naming_it(dev128):
         assert time.monotonic() - t0 < WAIT
     finally:
         ex.shutdown(wait=False)
+
+
+def test_decoder_evaluation_runs_on_both_workers_with_the_serial_counts(cluster):
+    from qphys.rl.codes import ToricCode, surface_code_memory_circuit
+    from qphys.rl.decoders import MWPMDecoder, evaluate
+
+    code, circuit = ToricCode(5), surface_code_memory_circuit(3, p=0.01)
+    serial = evaluate(MWPMDecoder(code), code, "bitflip", 0.08, 8000, seed=21, batch_size=1000)
+    with get_task_stream(cluster.client) as stream:
+        remote = evaluate(MWPMDecoder(code), code, "bitflip", 0.08, 8000, seed=21, batch_size=1000,
+                          executor=cluster)
+    assert remote.failures == serial.failures > 0
+    tasks = [t for t in stream.data if t["key"].startswith("evaluate_shipped")]
+    assert len(tasks) == 8 and len({t["worker"] for t in tasks}) == 2  # one chunk per task, both workers
+    s_stim = evaluate(MWPMDecoder(circuit), circuit, shots=3000, seed=5, batch_size=1000)
+    r_stim = evaluate(MWPMDecoder(circuit), circuit, shots=3000, seed=5, batch_size=1000, executor=cluster)
+    assert r_stim.failures == s_stim.failures > 0
