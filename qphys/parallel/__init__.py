@@ -9,7 +9,7 @@ the number of workers.
 - :func:`local`: a process pool on this machine (no setup).
 - :func:`dask`: a ``distributed.Client``: an embedded ``LocalCluster`` sized so that workers ×
   torch threads = cores, a scheduler address, or an existing client or cluster.
-- :func:`slurm`, :func:`pbs`: workers as batch jobs (dask-jobqueue).
+- :func:`slurm`, :func:`pbs`, :func:`sge`: workers as batch jobs (dask-jobqueue).
 - :func:`cuda`: one worker per GPU (dask-cuda when installed, else ``CUDA_VISIBLE_DEVICES`` per worker).
 - :func:`sweep`: a function over a parameter grid × seeds, resumable from a store.
 
@@ -40,7 +40,7 @@ from qphys.parallel.executor import (
     spawn_seeds,
 )
 from qphys.parallel.gpu import cuda, gpu_worker_specs
-from qphys.parallel.jobqueue import jobqueue_cluster, pbs, slurm
+from qphys.parallel.jobqueue import jobqueue_cluster, pbs, sge, slurm
 from qphys.parallel.sweep import grid_points, load_store, sweep
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "dask",
     "slurm",
     "pbs",
+    "sge",
     "jobqueue_cluster",
     "cuda",
     "gpu_worker_specs",

@@ -1,11 +1,11 @@
-"""Dask workers as batch jobs on SLURM or PBS, through dask-jobqueue.
+"""Dask workers as batch jobs on SLURM, PBS or SGE, through dask-jobqueue.
 
 Each job runs ``processes`` worker processes with one task at a time each and ``torch_threads``
 torch threads each, on ``cores = processes × torch_threads`` cores. The job script exports the
 Dask configuration of :func:`qphys.parallel.cluster.dask_config` (no ``MALLOC_TRIM_THRESHOLD_``)
 to the nannies it starts, and a worker plugin sets torch's threads.
 
-For other batch systems (SGE, LSF, HTCondor), build the dask-jobqueue cluster yourself with
+For other batch systems (LSF, HTCondor...), build the dask-jobqueue cluster yourself with
 ``job_script_prologue=job_script_prologue(torch_threads)`` and pass it to
 :func:`qphys.parallel.dask`.
 """
@@ -63,17 +63,18 @@ def jobqueue_cluster(
     torch_threads: int = 1,
     **options,
 ):
-    """An unscaled dask-jobqueue cluster (``system``: ``"slurm"`` or ``"pbs"``) set up for qphys.
+    """An unscaled dask-jobqueue cluster (``system``: ``"slurm"``, ``"pbs"`` or ``"sge"``) set up for qphys.
 
     Nothing is submitted until the cluster is scaled; ``cluster.job_script()`` shows the script.
 
     Args:
-        system: ``"slurm"`` or ``"pbs"``.
-        cores: cores one job reserves. memory: memory of one job (``"16GB"``).
+        system: ``"slurm"``, ``"pbs"`` or ``"sge"``.
+        cores: cores one job reserves (SGE: slots of the parallel environment
+            ``parallel_environment=``, default ``"smp"``; ``h_vmem`` is per slot, memory / cores). memory: memory of one job (``"16GB"``).
         walltime: job time limit (``"HH:MM:SS"``).
         processes: worker processes per job (default: cores // torch_threads).
         torch_threads: torch threads per worker.
-        **options: more options of ``SLURMCluster``/``PBSCluster`` (``queue``, ``account``,
+        **options: more options of ``SLURMCluster``/``PBSCluster``/``SGECluster`` (``queue``, ``account``,
             ``job_extra_directives``, ``interface``, ``python``...).
 
     Raises:
@@ -95,8 +96,19 @@ def jobqueue_cluster(
     elif system == "pbs":
         cls = dask_jobqueue.PBSCluster
         common["resource_spec"] = options.pop("resource_spec", None) or f"select=1:ncpus={cores}:mem={memory}"
+    elif system == "sge":
+        from dask.utils import format_bytes, parse_bytes
+
+        cls = dask_jobqueue.SGECluster
+        pe = options.pop("parallel_environment", "smp")
+        per_slot = parse_bytes(memory) // cores
+        common["resource_spec"] = options.pop("resource_spec", None) or f"h_vmem={per_slot // 2**20}M"
+        common["job_extra_directives"] = [f"-pe {pe} {cores}", *(options.pop("job_extra_directives", None) or [])]
+        log.debug("SGE job: %d slots of %s", cores, format_bytes(per_slot))
     else:
-        raise ConfigError(f"system must be 'slurm' or 'pbs', got {system!r}; see qphys.parallel.jobqueue for others")
+        raise ConfigError(
+            f"system must be 'slurm', 'pbs' or 'sge', got {system!r}; see qphys.parallel.jobqueue for others"
+        )
     common.update(options)
     common.setdefault("scheduler_options", {"dashboard_address": ":0"})
     with dask_lib.config.set(dask_config(torch_threads)):
@@ -169,4 +181,31 @@ def pbs(
 ) -> DaskExecutor:
     """A Dask executor whose workers are PBS jobs (dask-jobqueue ``PBSCluster``); see :func:`slurm`."""
     return _executor("pbs", jobs, shard_size, torch_threads, cores=cores, memory=memory, walltime=walltime,
+                     processes=processes, **options)
+
+
+def sge(
+    *,
+    cores: int,
+    memory: str,
+    walltime: str = "01:00:00",
+    jobs: int = 1,
+    processes: int | None = None,
+    torch_threads: int = 1,
+    shard_size: int | None = None,
+    **options,
+) -> DaskExecutor:
+    """A Dask executor whose workers are SGE jobs (dask-jobqueue ``SGECluster``); see :func:`slurm`.
+
+    A job asks for ``cores`` slots of the parallel environment ``parallel_environment=`` (default
+    ``"smp"``) and ``h_vmem`` = memory / cores per slot (override with ``resource_spec=``).
+
+    Examples:
+        >>> import qphys
+        >>> with qphys.parallel.sge(cores=4, memory="8GB", walltime="00:30:00", jobs=0) as ex:
+        ...     script = ex.cluster.job_script()
+        >>> "#$ -pe smp 4" in script, "#$ -l h_vmem=1907M" in script, "--nworkers 4" in script
+        (True, True, True)
+    """
+    return _executor("sge", jobs, shard_size, torch_threads, cores=cores, memory=memory, walltime=walltime,
                      processes=processes, **options)

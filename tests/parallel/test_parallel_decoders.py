@@ -36,13 +36,21 @@ def test_toric_counts_equal_the_serial_run_for_any_number_of_workers(workers):
 
 
 def test_grouping_many_chunks_into_few_tasks_keeps_the_counts():
-    """40 chunks on 1 slot are grouped into 8 tasks: seeds belong to chunks, not to tasks."""
+    """50 chunks on 1 slot are grouped into 32 tasks: seeds belong to chunks, not to tasks."""
     code = ToricCode(3)
-    serial = evaluate(MWPMDecoder(code), code, "depolarizing", 0.1, 4000, seed=9, batch_size=100)
-    with ThreadPoolExecutor(1) as pool:
-        grouped = evaluate(MWPMDecoder(code), code, "depolarizing", 0.1, 4000, seed=9, batch_size=100,
+    serial = evaluate(MWPMDecoder(code), code, "depolarizing", 0.1, 5000, seed=9, batch_size=100)
+    with _Counting(1) as pool:
+        grouped = evaluate(MWPMDecoder(code), code, "depolarizing", 0.1, 5000, seed=9, batch_size=100,
                            executor=pool)
-    assert grouped.failures == serial.failures
+    assert grouped.failures == serial.failures and pool.submitted == 32
+
+
+class _Counting(ThreadPoolExecutor):
+    submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
 
 
 def test_different_seeds_give_different_syndromes():

@@ -217,8 +217,19 @@ def test_pbs_job_script_and_impossible_splits():
     assert "--nworkers 4" in script and "--nthreads 1" in script
     with pytest.raises(ConfigError, match="3 worker processes x 2 torch threads need 6 cores but a job has cores=4"):
         qphys.parallel.jobqueue_cluster("slurm", cores=4, memory="8GB", processes=3, torch_threads=2)
-    with pytest.raises(ConfigError, match="system must be 'slurm' or 'pbs'"):
+    with pytest.raises(ConfigError, match="system must be 'slurm', 'pbs' or 'sge', got 'lsf'"):
         qphys.parallel.jobqueue_cluster("lsf", cores=4, memory="8GB")
+
+
+def test_sge_job_script_asks_for_slots_per_slot_memory_walltime_and_the_worker_config():
+    with qphys.parallel.sge(cores=8, memory="32GB", walltime="04:00:00", jobs=0, torch_threads=2,
+                            parallel_environment="threaded", queue="long.q", project="qml") as ex:
+        script = ex.cluster.job_script()
+    assert "#$ -pe threaded 8" in script
+    assert "#$ -l h_vmem=3814M" in script  # 32 GB over 8 slots, per slot as SGE counts it
+    assert "#$ -l h_rt=04:00:00" in script and "#$ -q long.q" in script and "#$ -P qml" in script
+    assert "--nworkers 4" in script and "--nthreads 1" in script and "--nanny" in script
+    assert "DASK_INTERNAL_INHERIT_CONFIG" in script
 
 
 def test_one_worker_per_gpu_specs_pin_each_worker_to_its_gpu():

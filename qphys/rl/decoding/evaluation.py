@@ -86,7 +86,7 @@ def _sample_chunk(code, noise, p, shots: int, seed: int):
 
 
 #: tasks per worker slot at most when :func:`evaluate` runs on an executor (load balance vs overhead)
-_TASKS_PER_WORKER = 8
+_TASKS_PER_WORKER = 32
 
 
 def evaluate_chunks(decoder, code, noise, p, chunks: list[tuple[int, int]]) -> tuple[int, float]:
