@@ -112,3 +112,17 @@ def test_bad_batch_size_executor_or_unpicklable_decoder_fail_before_sampling():
         evaluate(MWPMDecoder(code), code, "bitflip", 0.1, 10, executor="tcp://scheduler:8786")
     with ThreadPoolExecutor(1) as pool, pytest.raises(ConfigError, match="decoder _Locked cannot be sent"):
         evaluate(_Locked(code), code, "bitflip", 0.1, 10, executor=pool)
+
+
+def test_a_neural_decoder_with_a_matching_hint_travels_and_counts_the_same():
+    import torch
+
+    from qphys.rl.decoders import NeuralDecoder
+
+    code = ToricCode(3)
+    torch.manual_seed(0)
+    dec = NeuralDecoder(code, noise="bitflip", hint="mwpm", channels=4, blocks=1, hidden=16)
+    serial = evaluate(dec, code, "bitflip", 0.08, 2000, seed=4, batch_size=500)
+    with ThreadPoolExecutor(2) as pool:
+        shared = evaluate(dec, code, "bitflip", 0.08, 2000, seed=4, batch_size=500, executor=pool)
+    assert shared.failures == serial.failures > 0
