@@ -290,17 +290,18 @@ def part_overhead(quick: bool) -> str:
 
 # ---- projection -----------------------------------------------------------------------------------
 def measure_tile_costs(n: int, T: int):
-    """Seconds per state preparation and GEMM rate (flop/s) at ``n`` qubits, complex64, one thread."""
+    """CPU seconds per state preparation and GEMM rate (flop per CPU second) at ``n`` qubits, complex64,
+    one torch thread (CPU time: on a shared machine wall time measures the other jobs too)."""
     dev = qphys.device("torch.qubit")
     k = QuantumKernel(zz, dev, max_memory=8 << 30)
     X = torch.rand(T, n, dtype=torch.float64) * 2 * math.pi
     k.states(X[:2])
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     S = k.states(X)
-    prep = (time.perf_counter() - t0) / T
-    t0 = time.perf_counter()
+    prep = (time.process_time() - t0) / T
+    t0 = time.process_time()
     S @ S.conj().T
-    gemm = time.perf_counter() - t0
+    gemm = time.process_time() - t0
     rate = 8 * T * T * 2**n / gemm  # complex multiply-add = 8 real flop
     return prep, rate
 
@@ -350,7 +351,8 @@ def part_projection(quick: bool) -> str:
     return "\n".join([
         "## Projection: a 10^5-point Gram matrix at 20 qubits on a cluster — `benchmarks/parallel.py --parts projection`",
         "",
-        f"Measured here (one core, complex64, {T} states): state preparation **{prep * 1e3:.0f} ms** per 20-qubit ZZ "
+        f"Measured here (CPU time of one core, complex64, {T} states): state preparation **{prep * 1e3:.0f} ms** "
+        "per 20-qubit ZZ "
         f"state (2 reps, linear), GEMM **{rate / 1e9:.1f} GFLOP/s**; a state is {state / 2**20:.0f} MiB. Tasks "
         f"ship their two blocks of features ({arg_bytes / T:.0f} B per row) and return the tile in float64 "
         f"({out_bytes / (T * T):.1f} B per entry). Model: a tile of T rows costs 2T preparations + an 8·T²·2^20-flop "
