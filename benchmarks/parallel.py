@@ -8,6 +8,8 @@ machine the CPU-time scaling (1-worker CPU over the busiest worker's CPU) is the
 - ``gram``: Gram matrix, N=4000 points at 14 qubits (``--gram-n``, ``--gram-qubits``; ZZ feature map, 2 reps),
   tiles of N/4 rows.
 - ``sweep``: 8 short training runs (a 4-qubit QuantumLayer classifier) through ``qphys.parallel.sweep``.
+- ``ceiling``: the same training runs on a plain process pool of 1 then 2 processes (no Dask): how much
+  CPU a task needs when two run at once on this machine.
 - ``decoders``: MWPM evaluation of 2·10^6 toric-code syndromes (d=5, bit flip, p=0.05).
 - ``overhead``: round trip and throughput of tiny tasks (when not to use a cluster).
 - ``projection``: per-tile cost at 20 qubits measured here, transfer sizes, and the time of a
@@ -35,7 +37,7 @@ import qphys  # noqa: E402
 from qphys.kernels import QuantumKernel  # noqa: E402
 from qphys.templates import zz_feature_map  # noqa: E402
 
-PARTS = ("gram", "sweep", "decoders", "overhead", "projection")
+PARTS = ("gram", "sweep", "ceiling", "decoders", "overhead", "projection")
 
 
 def zz(c, x):
@@ -217,6 +219,38 @@ def part_sweep(quick: bool) -> str:
         f"**Scaling 1 -> 2 workers: {cpu_scaling(cpus[1], cpus[2]):.2f}x from CPU time, {times[1] / times[2]:.2f}x "
         f"in wall time** (target >= 1.8x); the plain process with 2 torch threads: {times['plain']:.1f} s "
         "(small circuits do not use a second thread well).",
+    ])
+
+
+# ---- ceiling --------------------------------------------------------------------------------------
+def cpu_train_run(lr: float, seed: int, steps: int) -> float:
+    """Task: one :func:`train_run`; the CPU seconds it took in its worker process."""
+    c0 = time.process_time()
+    train_run(lr, seed, steps)
+    return time.process_time() - c0
+
+
+def part_ceiling(quick: bool) -> str:
+    steps = 10 if quick else 60
+    args = [(lr, s, steps) for lr in (0.01, 0.03, 0.1, 0.3) for s in (0, 1)]
+    rows, walls, per_task = [], {}, {}
+    for w in (1, 2):
+        with qphys.parallel.local(w) as ex:
+            qphys.parallel.run_tasks(ex, cpu_train_run, [(0.1, 0, 2)] * (2 * w))  # start and import
+            la = load()
+            walls[w], cpus = timed(lambda: qphys.parallel.run_tasks(ex, cpu_train_run, args))  # noqa: B023
+        per_task[w] = sum(cpus) / len(cpus)
+        rows.append((f"qphys.parallel.local({w})", f"{walls[w]:.1f} s", f"{per_task[w]:.2f} s", la))
+    return "\n".join([
+        "## The machine's own 2-core ceiling (no Dask) — `benchmarks/parallel.py --parts ceiling`",
+        "",
+        f"The sweep's 8 training runs ({steps} steps each) on a plain process pool of 1, then 2 processes; each task "
+        "reports the CPU seconds it used. When two tasks run at once on this 2-vCPU virtual machine, each needs "
+        f"**{per_task[2] / per_task[1]:.2f}x** the CPU time it needs alone (cores shared with the host and with "
+        f"the other engineers' jobs): a bound on any 1 -> 2 scaling measured here, Dask or not. Wall-time scaling: "
+        f"**{walls[1] / walls[2]:.2f}x**.",
+        "",
+        table(["pool", "wall", "CPU per task (mean)", "1-min load"], rows),
     ])
 
 
