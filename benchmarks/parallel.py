@@ -245,10 +245,10 @@ def part_ceiling(quick: bool) -> str:
         "## The machine's own 2-core ceiling (no Dask) — `benchmarks/parallel.py --parts ceiling`",
         "",
         f"The sweep's 8 training runs ({steps} steps each) on a plain process pool of 1, then 2 processes; each task "
-        "reports the CPU seconds it used. When two tasks run at once on this 2-vCPU virtual machine, each needs "
-        f"**{per_task[2] / per_task[1]:.2f}x** the CPU time it needs alone (cores shared with the host and with "
-        f"the other engineers' jobs): a bound on any 1 -> 2 scaling measured here, Dask or not. Wall-time scaling: "
-        f"**{walls[1] / walls[2]:.2f}x**.",
+        "reports the CPU seconds it used. With two tasks at once on this 2-vCPU virtual machine, a task needs "
+        f"**{per_task[2] / per_task[1]:.2f}x** the CPU time it needs alone (above 1: the cores, shared with the "
+        "host and the other engineers' jobs, slow each other down; that bounds any 1 -> 2 scaling measured here, "
+        f"Dask or not). Wall-time scaling of the plain pool: **{walls[1] / walls[2]:.2f}x**.",
         "",
         table(["pool", "wall", "CPU per task (mean)", "1-min load"], rows),
     ])
