@@ -11,6 +11,7 @@ from qphys import (  # noqa: E402
     devices,  # the subpackage; calling it lists installed devices
     errors,
     nn,
+    parallel,
     templates,
 )
 from qphys.circuit import Circuit, Measurement, Operation
@@ -40,5 +41,6 @@ __all__ = [
     "I",
     "errors",
     "nn",
+    "parallel",
     "templates",
 ]

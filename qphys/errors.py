@@ -88,6 +88,10 @@ class CircuitError(QphysError, TypeError):
     """Something that is not a :class:`qphys.Circuit` was given where circuits are expected."""
 
 
+class ClusterError(QphysError, ConnectionError):
+    """A Dask scheduler cannot be reached or went away; the message names its address."""
+
+
 __all__ = [
     "QphysError",
     "WireError",
@@ -108,4 +112,5 @@ __all__ = [
     "JobTimeoutError",
     "LedgerError",
     "CircuitError",
+    "ClusterError",
 ]

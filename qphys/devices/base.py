@@ -24,6 +24,7 @@ from qphys.circuit import Circuit
 from qphys.devices.shift import shift_vjp
 from qphys.errors import CircuitError, ConfigError, DifferentiationError, UnsupportedOperationError, WireError
 from qphys.ir import Measurement
+from qphys.parallel import as_executor
 
 #: ``(op_index, param_index)`` of every parameter to differentiate, per circuit.
 Trainable = Sequence[Sequence[tuple[int, int]]]
@@ -50,8 +51,12 @@ class RunConfig:
             ``shots`` is set (run it with ``shots=None``).
         seed: seed of the sampling generator, an integer ``0 <= seed < 2**63``; the same seed
             reproduces the same samples.
-        executor: reserved for the scale-out work (issue #13, DESIGN.md §7), where it becomes
-            the executor that ships circuit shards to workers; until then no device reads it.
+        executor: where :func:`qphys.execute` runs the circuits: ``None`` (here), or a
+            :mod:`qphys.parallel` executor (a ``distributed.Client`` or any
+            :class:`concurrent.futures.Executor` is converted to one by
+            :func:`qphys.parallel.as_executor`). The circuits' batch elements are split into
+            shards that run on the workers (:mod:`qphys.diff.sharded`); devices with
+            ``Capabilities.executor`` spread their own work over it instead (Aer: bindings).
         fd_step: step of central finite differences; ``None`` (default) picks ``1e-4`` for
             exact runs and a shot-noise-suited step with shots
             (:func:`qphys.devices.shift.finite_diff_step`).
@@ -61,7 +66,8 @@ class RunConfig:
 
     Raises:
         ConfigError: ``shots`` is not a positive integer, ``seed`` not an integer in
-            ``[0, 2**63)``, ``fd_step`` not positive, or ``job_timeout`` not a positive number.
+            ``[0, 2**63)``, ``fd_step`` not positive, ``job_timeout`` not a positive number,
+            or ``executor`` not an executor.
 
     Examples:
         >>> from qphys import RunConfig
@@ -108,6 +114,8 @@ class RunConfig:
             raise ConfigError(
                 f"job_timeout must be a positive number of seconds or None (no limit), got {self.job_timeout!r}"
             )
+        if self.executor is not None:
+            object.__setattr__(self, "executor", as_executor(self.executor))
 
 
 #: Seeds are integers in ``[0, SEED_LIMIT)`` (what torch, numpy and Aer all accept).
@@ -136,6 +144,9 @@ class Capabilities:
         native_diff: ``"backprop"`` (the device computes in torch) and/or ``"adjoint"`` (the
             device overrides :meth:`Device.execute_and_vjp` for ``method="adjoint"``).
         batching: executes a batched circuit natively (else it is split).
+        executor: the device spreads its own work over ``RunConfig.executor`` (Aer: the
+            bindings of a job); :func:`qphys.execute` then hands it the executor instead of
+            splitting the circuits into shards.
     """
 
     families: frozenset = frozenset({"qubit"})
@@ -147,6 +158,7 @@ class Capabilities:
     shots: bool = True
     native_diff: tuple[str, ...] = ()
     batching: bool = False
+    executor: bool = False
 
 
 @dataclass

@@ -18,6 +18,7 @@ import torch
 from qphys.circuit import Circuit
 from qphys.devices.base import Device, Result, RunConfig, VJPFunction
 from qphys.devices.shift import DIFFERENTIABLE_KINDS, has_recipes
+from qphys.diff.sharded import sharded_execute, sharded_execute_and_vjp
 from qphys.errors import CircuitError, ConfigError, DifferentiationError
 
 METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff")
@@ -90,13 +91,17 @@ def _trainable_matrix(circuits: Sequence[Circuit]) -> str | None:
     return None
 
 
-def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit], config: RunConfig) -> str:
+def resolve_method(
+    diff_method: str, device: Device, circuits: Sequence[Circuit], config: RunConfig, *, sharded: bool = False
+) -> str:
     """The concrete method ``diff_method`` means for these circuits on this device.
 
     ``best`` picks, in order: ``backprop`` (torch devices, exact), ``adjoint`` (devices with a
     native adjoint, exact, expval only), ``parameter-shift`` (every trainable operation has an
     exact shift rule), and ``finite-diff`` for exact runs only: with shots, finite differences
-    of sampled values are dominated by shot noise, so ``best`` never picks them.
+    of sampled values are dominated by shot noise, so ``best`` never picks them. ``sharded``
+    (the circuits run on an executor's workers) rules out ``backprop``: autograd graphs do not
+    cross processes.
 
     Raises:
         DifferentiationError: unknown method, or one that cannot apply (the message says the one
@@ -109,7 +114,7 @@ def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit]
         )
     caps = device.capabilities
     exact = config.shots is None
-    can_backprop = "backprop" in caps.native_diff and exact
+    can_backprop = "backprop" in caps.native_diff and exact and not sharded
     adjoint_blocker = _adjoint_blocker(device, circuits, config)
     no_rule = sorted({c.operations[i].name for c in circuits for i, j in c.trainable_params()
                       if not has_recipes(c, [(i, j)])})
@@ -130,6 +135,15 @@ def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit]
                 "diff_method='finite-diff' explicitly (its step with shots is (3/sqrt(shots))**(1/3); "
                 "set RunConfig(fd_step=...) to choose another)"
             )
+    if method == "backprop" and sharded:
+        works = [m for m in ("adjoint", "parameter-shift", "finite-diff")
+                 if (m != "adjoint" or adjoint_blocker is None) and (m != "parameter-shift" or not no_rule)
+                 and matrix is None]
+        raise DifferentiationError(
+            "diff_method='backprop' cannot run with an executor: autograd graphs do not cross processes; "
+            f"use {' or '.join(repr(m) for m in works) or 'no executor'} (each worker then returns the "
+            "vector-Jacobian product of its shard), or 'best'"
+        )
     if method == "backprop" and not can_backprop:
         why = "it samples (shots set); use shots=None" if "backprop" in caps.native_diff else (
             "it does not compute in torch"
@@ -139,7 +153,8 @@ def resolve_method(diff_method: str, device: Device, circuits: Sequence[Circuit]
         )
     if method == "adjoint" and adjoint_blocker is not None:
         raise DifferentiationError(
-            f"adjoint differentiation does not apply: {adjoint_blocker}; use 'backprop' or 'parameter-shift'"
+            f"adjoint differentiation does not apply: {adjoint_blocker}; use "
+            f"{'' if sharded else chr(39) + 'backprop' + chr(39) + ' or '}'parameter-shift'"
         )
     if method in ("parameter-shift", "finite-diff") and matrix is not None:
         raise DifferentiationError(
@@ -193,6 +208,7 @@ def execute(
     shots: int | None | _Default = DEVICE_DEFAULT,
     seed: int | None | _Default = DEVICE_DEFAULT,
     config: RunConfig | None = None,
+    executor=None,
 ):
     """Run ``circuits`` on ``device``; the returned tensors carry PyTorch gradients.
 
@@ -204,7 +220,11 @@ def execute(
         shots: override the device's shots (``None``: exact; ``N``: samples per measurement
             setting, :mod:`qphys.measurements`); :data:`DEVICE_DEFAULT` keeps the device's.
         seed: override the device's seed; :data:`DEVICE_DEFAULT` keeps the device's.
-        config: a full :class:`RunConfig` (``shots``/``seed`` still override it).
+        config: a full :class:`RunConfig` (``shots``/``seed``/``executor`` still override it).
+        executor: run on an executor's workers (:mod:`qphys.parallel`; default: the config's
+            ``executor``, normally none). The batch is split into shards (:mod:`qphys.diff.sharded`);
+            values equal the unsharded run, and gradients flow by ``adjoint``, ``parameter-shift``
+            or ``finite-diff`` computed on the workers (``backprop`` raises; ``best`` skips it).
 
     Returns:
         A :class:`Result` for a single circuit, else a list of them.
@@ -228,17 +248,27 @@ def execute(
         changes["shots"] = shots
     if seed is not DEVICE_DEFAULT:
         changes["seed"] = seed
+    if executor is not None:
+        changes["executor"] = executor
     if changes:
         cfg = replace(cfg, **changes)  # RunConfig validates (ConfigError for shots <= 0, ...)
     circuits = dev.preprocess(circuits, cfg)
-    method = resolve_method(diff_method, dev, circuits, cfg)
+    sharded = cfg.executor is not None and not dev.capabilities.executor
+    method = resolve_method(diff_method, dev, circuits, cfg, sharded=sharded)
     trainable = [c.trainable_params() for c in circuits]
     params = [circuits[ci].operations[i].params[j] for ci, tr in enumerate(trainable) for i, j in tr]
     differentiable = any(m.kind in DIFFERENTIABLE_KINDS for c in circuits for m in c.measurements)
     if method == "backprop" or not params or not differentiable or not torch.is_grad_enabled():
-        results = dev.execute(circuits if method == "backprop" else [c.detached() for c in circuits], cfg)
+        if sharded:
+            results = sharded_execute(dev, circuits, cfg, cfg.executor)
+        else:
+            results = dev.execute(circuits if method == "backprop" else [c.detached() for c in circuits], cfg)
     else:
-        results, vjp_fn = dev.execute_and_vjp(circuits, cfg, trainable=trainable, method=method)
+        if sharded:
+            results, vjp_fn = sharded_execute_and_vjp(dev, circuits, cfg, cfg.executor, trainable=trainable,
+                                                      method=method)
+        else:
+            results, vjp_fn = dev.execute_and_vjp(circuits, cfg, trainable=trainable, method=method)
         results = _attach(results, circuits, vjp_fn, params)
     for r in results:
         r.metadata.setdefault("diff_method", method)

@@ -23,6 +23,15 @@ Two ways to compute a Gram matrix, chosen per device:
 When the feature map has trainable parameters the kernel is a differentiable torch function of
 them (backprop through ``torch.qubit`` on the statevector path; any of qphys' gradient methods on
 the compute-uncompute path).
+
+With an ``executor`` (:mod:`qphys.parallel`) the statevector path runs in tiles on the workers:
+the Gram matrix is cut into square tiles of ``tile_size`` rows (only the upper triangle of a
+symmetric matrix); a task prepares the feature states of its row block and of its column block
+once each and returns the tile, so a worker holds at most ``2 × tile_size`` states. States are
+prepared again for every tile they take part in (about ``N²/tile_size`` preparations in all,
+instead of ``N``): the price of tasks that share nothing. The result equals the local one.
+Compute-uncompute kernels (and kernels whose parameters need gradients) run their pair
+circuits through :func:`qphys.execute` on the executor, sharded, with gradients.
 """
 
 from __future__ import annotations
@@ -40,7 +49,8 @@ from qphys.circuit import Circuit
 from qphys.devices.base import Device
 from qphys.devices.torch_qubit import available_memory, fmt_bytes
 from qphys.diff import execute
-from qphys.errors import ConfigError, ParameterError, UnsupportedOperationError
+from qphys.errors import ConfigError, DifferentiationError, ParameterError, UnsupportedOperationError
+from qphys.parallel import as_executor, payload, run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +126,8 @@ class QuantumKernel(torch.nn.Module):
             in complex64, so 1000 samples need 512 MiB to prepare each state once.
         diff_method: gradient method for trainable parameters (see :func:`qphys.execute`).
         progress: show a tqdm bar over tiles.
+        executor: compute on an executor's workers (:mod:`qphys.parallel`; see the module docstring).
+        tile_size: rows of one Gram tile on an executor (default: :meth:`default_tile_size`).
 
     Examples:
         >>> import torch, qphys
@@ -143,6 +155,8 @@ class QuantumKernel(torch.nn.Module):
         max_memory: int | None = None,
         diff_method: str = "best",
         progress: bool = False,
+        executor=None,
+        tile_size: int | None = None,
     ):
         super().__init__()
         if not callable(feature_map):
@@ -162,6 +176,10 @@ class QuantumKernel(torch.nn.Module):
             raise ConfigError(f"max_memory must be a positive number of bytes or None, got {max_memory!r}")
         if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
             raise ConfigError(f"shots must be a positive integer or None, got {shots!r}")
+        if tile_size is not None and (isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 1):
+            raise ConfigError(f"tile_size must be a positive integer or None, got {tile_size!r}")
+        self.executor = as_executor(executor)
+        self.tile_size = tile_size
         self.feature_map = feature_map
         if isinstance(device, str):
             from qphys.devices import device as make
@@ -209,11 +227,17 @@ class QuantumKernel(torch.nn.Module):
                     f"{self.device.name!r} with shots={self.shots_in_use} does not. Use "
                     "method='compute-uncompute' or an exact simulator such as torch.qubit"
                 )
+            if self.executor is not None and torch.is_grad_enabled() and any(
+                    p.requires_grad for p in self.parameters()):
+                raise DifferentiationError(
+                    "the statevector kernel differentiates by backprop, which does not cross processes; with "
+                    "an executor use method='compute-uncompute' (gradients on the workers) or torch.no_grad()"
+                )
             return "statevector"
         if self.method == "compute-uncompute":
             return "compute-uncompute"
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
-        if can_sv and (not needs_grad or "backprop" in caps.native_diff):
+        if can_sv and (not needs_grad or ("backprop" in caps.native_diff and self.executor is None)):
             return "statevector"
         return "compute-uncompute"
 
@@ -270,7 +294,9 @@ class QuantumKernel(torch.nn.Module):
             )
         method = self.resolved_method()
         self.last_stats = {"method": method, "circuits": 0, "execute_calls": 0}
-        if method == "statevector":
+        if method == "statevector" and self.executor is not None:
+            K = self._gram_tiles(X, None if symmetric else Y)
+        elif method == "statevector":
             K = self._gram_statevector(X, None if symmetric else Y).cpu()
         else:
             K = self._gram_compute_uncompute(X, None if symmetric else Y)
@@ -286,7 +312,8 @@ class QuantumKernel(torch.nn.Module):
         self.last_stats["execute_calls"] += 1
         self.last_stats["circuits"] += sum(c.batch_size or 1 for c in circuits)
         kwargs = {} if self.seed is None else {"seed": self.seed}
-        return execute(circuits, self.device, diff_method=self.diff_method, shots=shots, **kwargs)
+        return execute(circuits, self.device, diff_method=self.diff_method, shots=shots, executor=self.executor,
+                       **kwargs)
 
     def states(self, X) -> torch.Tensor:
         """Feature states ``(N, 2**n)`` of the rows of ``X`` in tiles of bounded memory."""
@@ -307,6 +334,7 @@ class QuantumKernel(torch.nn.Module):
     def __getstate__(self):  # copies and pickles (sklearn's clone, joblib) leave the kept states behind
         state = self.__dict__.copy()
         state["_state_cache"] = None
+        state["executor"] = None  # a connection to a cluster does not travel
         return state
 
     def clear_cache(self) -> None:
@@ -341,6 +369,60 @@ class QuantumKernel(torch.nn.Module):
         """Rows of one batched preparation whose workspace fits in ``budget`` bytes."""
         budget = self.memory_budget() if budget is None else budget
         return max(1, budget // (self._state_bytes(n) * WORKSPACE_FACTOR))
+
+    # ---- tiles on an executor ------------------------------------------------------------------
+    def default_tile_size(self, n_qubits: int, rows: int, cols: int | None = None) -> int:
+        """Rows of a Gram tile on the executor: the largest that gives every worker slot at least
+        two tiles (``b`` row blocks make ``b (b + 1) / 2`` tiles of a symmetric matrix, ``b²``
+        otherwise) and whose two blocks of states fit in the memory budget (:meth:`memory_budget`).
+
+        Examples:
+            >>> from concurrent.futures import ThreadPoolExecutor
+            >>> from qphys.templates import zz_feature_map
+            >>> QuantumKernel(zz_feature_map, executor=ThreadPoolExecutor(2)).default_tile_size(4, 4000)
+            1334
+        """
+        workers = self.executor.workers if self.executor is not None else 1
+        longest = max(rows, cols or 0)
+        blocks = 1
+        while blocks < longest and (blocks * (blocks + 1) // 2 if cols is None else blocks * blocks) < 2 * workers:
+            blocks += 1
+        return max(1, min(math.ceil(longest / blocks), self._tile_rows(n_qubits, self.memory_budget() // 2)))
+
+    def _gram_tiles(self, X: torch.Tensor, Y: torch.Tensor | None) -> torch.Tensor:
+        N = X.shape[0]
+        M = N if Y is None else Y.shape[0]
+        n = self._width(X.shape[1])
+        T = self.tile_size or self.default_tile_size(n, N, None if Y is None else M)
+        blob = payload(self._tile_worker(), "the kernel (its feature map)")
+        row_blocks = [(a, min(N, a + T)) for a in range(0, N, T)]
+        col_blocks = row_blocks if Y is None else [(a, min(M, a + T)) for a in range(0, M, T)]
+        tasks, where = [], []
+        for bi, (a, b) in enumerate(row_blocks):
+            for bj, (c, d) in enumerate(col_blocks):
+                if Y is None and bj < bi:
+                    continue
+                other = None if (Y is None and bi == bj) else (X if Y is None else Y)[c:d].detach().cpu()
+                tasks.append((blob, X[a:b].detach().cpu(), other))
+                where.append((a, b, c, d))
+        tiles = run_tasks(self.executor, gram_tile, tasks, progress=self.progress, desc="Gram tiles")
+        K = torch.zeros(N, M, dtype=torch.float64)
+        for (a, b, c, d), tile in zip(where, tiles):
+            K[a:b, c:d] = tile
+        if Y is None:
+            K = torch.triu(K) + torch.triu(K, 1).transpose(0, 1)
+        self.last_stats.update(
+            tiles=len(tasks), tile_size=T, execute_calls=len(tasks),
+            circuits=sum(t[1].shape[0] + (0 if t[2] is None else t[2].shape[0]) for t in tasks),
+        )
+        return K
+
+    def _tile_worker(self) -> QuantumKernel:
+        """A copy for the workers: no executor, no kept states, no gradients, no progress bars."""
+        clone = QuantumKernel.__new__(QuantumKernel)
+        clone.__dict__.update(self.__getstate__())
+        clone.progress = False
+        return clone
 
     # ---- kept states of the reference set ------------------------------------------------------
     def _cacheable(self) -> bool:
@@ -529,6 +611,19 @@ def _assemble_symmetric(uppers: list, N: int) -> torch.Tensor:
     K = torch.cat(rows, 0)
     # the diagonal blocks came from one product each; make them exactly symmetric too
     return torch.triu(K) + torch.triu(K, 1).transpose(0, 1)
+
+
+def gram_tile(kernel: bytes, XA: torch.Tensor, XB: torch.Tensor | None) -> torch.Tensor:
+    """Task: the Gram tile ``|S_A S_B^†|²`` of two row blocks (``XB=None``: the diagonal tile of
+    ``XA``), each block's states prepared once; a float64 CPU tensor."""
+    import pickle
+
+    k: QuantumKernel = pickle.loads(kernel)
+    with torch.no_grad():
+        k.last_stats = {"method": "statevector", "circuits": 0, "execute_calls": 0}
+        SA = k.states(XA)
+        SB = SA if XB is None else k.states(XB)
+        return _fidelity(SA, SB).cpu()
 
 
 def _fidelity(SA: torch.Tensor, SB: torch.Tensor) -> torch.Tensor:

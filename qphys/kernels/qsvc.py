@@ -6,6 +6,8 @@ Needs the ``kernels`` extra (scikit-learn): importing this module without it rai
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from qphys._deps import require
@@ -20,6 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from qphys.errors import ParameterError  # noqa: E402
 from qphys.kernels.kernel import QuantumKernel  # noqa: E402
+from qphys.parallel import as_executor  # noqa: E402
 
 #: most features the default kernel accepts (one qubit per feature)
 DEFAULT_MAX_FEATURES = 16
@@ -46,6 +49,9 @@ class QSVC(ClassifierMixin, BaseEstimator):
             or pass a kernel built for more qubits).
         C, class_weight, probability, tol, max_iter, random_state, decision_function_shape,
         break_ties: as in :class:`sklearn.svm.SVC`.
+        executor: compute the Gram matrices on an executor's workers (:mod:`qphys.parallel`):
+            the kernel (a copy of ``quantum_kernel`` when given) gets it. Executors are shared
+            by ``sklearn.base.clone``, never copied.
 
     Attributes:
         classes_, n_features_in_, support_, dual_coef_, intercept_, n_iter_, svc_ (the fitted
@@ -77,6 +83,7 @@ class QSVC(ClassifierMixin, BaseEstimator):
         random_state=None,
         decision_function_shape: str = "ovr",
         break_ties: bool = False,
+        executor=None,
     ):
         self.quantum_kernel = quantum_kernel
         self.C = C
@@ -87,6 +94,7 @@ class QSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.decision_function_shape = decision_function_shape
         self.break_ties = break_ties
+        self.executor = executor
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -96,9 +104,13 @@ class QSVC(ClassifierMixin, BaseEstimator):
         return tags
 
     def _kernel(self) -> QuantumKernel:
-        if self.quantum_kernel is not None:
+        if self.quantum_kernel is None:
+            return QuantumKernel(default_feature_map, "torch.qubit", executor=self.executor)
+        if self.executor is None:
             return self.quantum_kernel
-        return QuantumKernel(default_feature_map, "torch.qubit")
+        kernel = copy.copy(self.quantum_kernel)  # the user's kernel keeps its own executor setting
+        kernel.executor = as_executor(self.executor)
+        return kernel
 
     def _gram(self, X, Y=None) -> np.ndarray:
         import torch

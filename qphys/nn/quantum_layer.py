@@ -13,6 +13,7 @@ from qphys.devices import Device
 from qphys.devices import device as make_device
 from qphys.diff import DEVICE_DEFAULT, execute
 from qphys.errors import DeviceOptionError, ParameterError, UnsupportedOperationError
+from qphys.parallel import as_executor
 
 #: Measurement kinds a layer returns, and how many output columns each gives.
 LAYER_KINDS = ("expval", "var", "probs")
@@ -39,6 +40,9 @@ class QuantumLayer(torch.nn.Module):
         diff_method: see :func:`qphys.execute`.
         init: ``init(tensor)`` in place, e.g. ``torch.nn.init.normal_``.
         shots: shots for every forward pass (``None``: the device's own setting).
+        executor: run each forward pass on an executor's workers (:mod:`qphys.parallel`): the
+            batch is split into shards, and on backward each worker returns the vector-Jacobian
+            product of its shard (``diff_method="best"`` picks adjoint or parameter shift).
 
     Examples:
         >>> import torch, qphys
@@ -62,12 +66,14 @@ class QuantumLayer(torch.nn.Module):
         diff_method: str = "best",
         init: Callable[[torch.Tensor], object] | None = None,
         shots=None,
+        executor=None,
     ):
         super().__init__()
         self.circuit_fn = circuit_fn
         self.diff_method = diff_method
         self.device: Device = make_device(device) if isinstance(device, str) else device
         self.shots = shots
+        self.executor = as_executor(executor)
         self._twins: dict[torch.dtype, Device] = {}
         for name, shape in weight_shapes.items():
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -158,7 +164,8 @@ class QuantumLayer(torch.nn.Module):
                 "circuit_fn, or run other measurements with qphys.execute(layer.circuit(x), device)"
             )
         shots = DEVICE_DEFAULT if self.shots is None else self.shots
-        result = execute(circuit, self._device_for(real), diff_method=self.diff_method, shots=shots)
+        result = execute(circuit, self._device_for(real), diff_method=self.diff_method, shots=shots,
+                         executor=self.executor)
         cols = [v if m.kind == "probs" else v.unsqueeze(-1) for m, v in zip(circuit.measurements, result.values)]
         out = torch.cat([c.to(real) for c in cols], dim=-1)
         if inputs.ndim == 2 and circuit.batch_size is None:

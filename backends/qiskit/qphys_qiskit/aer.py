@@ -8,6 +8,14 @@ parameters in C++). Runs with shots measure each measurement setting
 PUBs into one simulator job. Aer's ``EstimatorV2`` is not used: it runs one simulator job per
 PUB and, with a precision, only adds Gaussian noise to exact values instead of sampling.
 
+With ``RunConfig.executor`` (``qphys.execute(..., executor=)``, :mod:`qphys.parallel`) one job's
+bindings are spread over the executor's workers: every Aer run of at most
+:data:`AER_RUN_EXPERIMENTS` experiments becomes a task (exact values equal the single-process
+ones); with shots, every PUB is cut into chunks of that many rows, and chunk ``k`` samples with
+seed ``k`` of ``SeedSequence(seed).spawn(chunks)`` (reproducible, and the same whatever the number
+of workers, though not the samples of a run without executor). Gradients stay on the caller's
+side: the shifted circuits of a parameter-shift gradient are bindings like any other.
+
 Examples:
     >>> import qphys
     >>> dev = qphys.device("aer.statevector")
@@ -18,6 +26,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -29,6 +38,7 @@ from qphys import measurements
 from qphys.devices.options import fmt_bytes
 from qphys.errors import DeviceOptionError, JobError, ResourceError, UnsupportedOperationError, WireError
 from qphys.jobs import JobNotFoundError, Transport
+from qphys.parallel import run_tasks, spawn_seeds
 from qphys_qiskit import sampling
 from qphys_qiskit._base import Payload, Pub, QiskitDevice, Template, _concat, base_capabilities
 from qphys_qiskit.convert import reverse_bits_axis, to_sparse_pauli_op
@@ -117,8 +127,44 @@ def _aer_runs(pubs):
     return runs
 
 
+def _worker_options(backend_options: dict) -> dict:
+    """Aer options inside an executor task: one experiment at a time, the worker's threads."""
+    opts = dict(backend_options)
+    opts["max_parallel_experiments"] = 1
+    opts["max_parallel_threads"] = torch.get_num_threads()
+    return opts
+
+
+def aer_run_task(backend_options: dict, run: list, seed: int | None) -> list[dict]:
+    """Task: one Aer run (``[(circuit, binds), ...]``) on a worker; per experiment, its saved data."""
+    from qiskit_aer import AerSimulator
+
+    opts = {} if seed is None else {"seed_simulator": seed}
+    result = AerSimulator(**_worker_options(backend_options)).run(
+        [c for c, _ in run], parameter_binds=[b for _, b in run], **opts
+    ).result()
+    if not result.success:
+        raise JobError(f"Aer simulation failed on a worker: {result.status}")
+    return [{k: np.asarray(v) for k, v in result.data(i).items()} for i in range(len(result.results))]
+
+
+def aer_sampler_task(backend_options: dict, circuit, values: np.ndarray, shots: int, seed: int | None) -> np.ndarray:
+    """Task: sample one chunk of a PUB's bindings on a worker; the packed bit array."""
+    from qiskit_aer.primitives import SamplerV2
+
+    sampler = SamplerV2(seed=seed, options={"backend_options": _worker_options(backend_options)})
+    return np.asarray(sampler.run([(circuit, values)], shots=shots).result()[0].data.c.array)
+
+
+def _sampler_chunks(pubs) -> list[tuple[int, int, int]]:
+    """``(pub index, first row, rows)`` of every chunk of at most :data:`AER_RUN_EXPERIMENTS` rows."""
+    return [(k, a, min(p.rows, a + AER_RUN_EXPERIMENTS) - a)
+            for k, p in enumerate(pubs) for a in range(0, p.rows, AER_RUN_EXPERIMENTS)]
+
+
 class AerTransport(Transport):
-    """Runs payloads on an in-process ``AerSimulator``.
+    """Runs payloads on an in-process ``AerSimulator``, or on the workers of :attr:`executor`
+    when the device sets one.
 
     Jobs cannot outlive the process, cannot be looked up and cost nothing: a job interrupted by
     a crash is simply computed again by the next run (its ledger row is marked ``lost``).
@@ -131,10 +177,30 @@ class AerTransport(Transport):
         self.backend_options = backend_options
         self.name = f"aer[{backend_options.get('method', 'automatic')}]"
         self._jobs: dict[str, tuple] = {}
+        #: a qphys.parallel executor for the current execute call (set by the device), or None
+        self.executor = None
+
+    def _submit_to_executor(self, payload: Payload):
+        opts = self.backend_options
+        if payload.primitive == "aer":
+            runs = _aer_runs(payload.pubs)
+            return run_tasks(self.executor, aer_run_task, [(opts, run, payload.seed) for run in runs])
+        chunks = _sampler_chunks(payload.pubs)
+        seeds = spawn_seeds(payload.seed, len(chunks))
+        bits = run_tasks(self.executor, aer_sampler_task, [
+            (opts, payload.pubs[k].circuit, payload.pubs[k].values[a:a + n], payload.shots, s)
+            for (k, a, n), s in zip(chunks, seeds)
+        ])
+        out: dict[int, list] = {}
+        for (k, _, _), b in zip(chunks, bits):
+            out.setdefault(k, []).append(b)
+        return [np.concatenate(out[k], axis=0) for k in range(len(payload.pubs))]
 
     def submit(self, payload: Payload, idempotency_key: str) -> str:
         try:
-            if payload.primitive == "aer":
+            if self.executor is not None and payload.primitive in ("aer", "aer_sampler"):
+                job = ("executor", self._submit_to_executor(payload))
+            elif payload.primitive == "aer":
                 opts = {} if payload.seed is None else {"seed_simulator": payload.seed}
                 job = [
                     self.simulator.run([c for c, _ in run], parameter_binds=[b for _, b in run], **opts)
@@ -159,6 +225,8 @@ class AerTransport(Transport):
         if job_id not in self._jobs:
             raise JobNotFoundError(f"Aer job {job_id!r} is not held by this process")
         payload, job = self._jobs.pop(job_id)
+        if isinstance(job, tuple) and job[0] == "executor":
+            return self._executor_arrays(payload, job[1])
         try:
             res = [j.result() for j in job] if payload.primitive == "aer" else job.result()
         except Exception as exc:
@@ -179,6 +247,24 @@ class AerTransport(Transport):
         else:
             for k, pub_res in enumerate(res):
                 arrays[f"p{k}_bits"] = np.asarray(pub_res.data.c.array)
+        return arrays
+
+
+    @staticmethod
+    def _executor_arrays(payload: Payload, parts) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {}
+        if payload.primitive == "aer":
+            flat = [d for run in parts for d in run]
+            idx = 0
+            for k, pub in enumerate(payload.pubs):
+                rows = pub.rows if pub.circuit.num_parameters else 1
+                data = flat[idx: idx + rows]
+                idx += rows
+                for label in pub.labels:
+                    arrays[f"p{k}_{label}"] = np.stack([d[label] for d in data])
+        else:
+            for k, bits in enumerate(parts):
+                arrays[f"p{k}_bits"] = bits
         return arrays
 
 
@@ -235,10 +321,24 @@ class AerDevice(QiskitDevice):
         except Exception as exc:
             raise DeviceOptionError(f"{self.name}: AerSimulator rejected backend_options: {exc}") from exc
         self.backend_options = opts
-        self.capabilities = base_capabilities(self.MEASUREMENTS)
+        self.capabilities = dataclasses.replace(base_capabilities(self.MEASUREMENTS), executor=True)
+        self._aer_transport: AerTransport | None = None
 
     def job_transport(self):
-        return AerTransport(self.simulator, self.backend_options)
+        self._aer_transport = AerTransport(self.simulator, self.backend_options)
+        return self._aer_transport
+
+    def execute(self, circuits, config):
+        """Run ``circuits``; with ``config.executor`` the job's bindings run on its workers."""
+        self.runner  # builds the transport  # noqa: B018
+        transport = self._aer_transport
+        if transport is None or config.executor is None:
+            return super().execute(circuits, config)
+        transport.executor = config.executor
+        try:
+            return super().execute(circuits, config)
+        finally:
+            transport.executor = None
 
     def preprocess(self, circuits, config):
         circuits = super().preprocess(circuits, config)

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qphys.errors import ConfigError
+from qphys.parallel import as_executor, payload, run_tasks, shard_ranges, spawn_seeds
 from qphys.plots import figure
 from qphys.rl.codes import NOISE_MODELS, ToricCode, validate_rate
 from qphys.rl.decoding._common import is_stim_circuit
@@ -76,6 +77,30 @@ class DecodingResult:
         )
 
 
+def _sample_chunk(code, noise, p, shots: int, seed: int):
+    """Syndromes and true logical bits of one chunk, sampled with its own seed."""
+    if isinstance(code, ToricCode):
+        return code.sample(noise, p, shots=shots, seed=seed)
+    dets, obs = code.compile_detector_sampler(seed=seed).sample(int(shots), separate_observables=True)
+    return dets.astype(np.uint8), obs.astype(np.uint8)
+
+
+#: tasks per worker slot at most when :func:`evaluate` runs on an executor (load balance vs overhead)
+_TASKS_PER_WORKER = 32
+
+
+def evaluate_chunks(decoder, code, noise, p, chunks: list[tuple[int, int]]) -> tuple[int, float]:
+    """Task: sample and decode ``chunks`` (``(shots, seed)`` each); ``(failures, seconds in predict)``."""
+    failures, seconds = 0, 0.0
+    for shots, seed in chunks:
+        s, t = _sample_chunk(code, noise, p, shots, seed)
+        t0 = time.perf_counter()
+        pred = np.asarray(decoder.predict(s))
+        seconds += time.perf_counter() - t0
+        failures += int(np.any(pred != t, axis=1).sum())
+    return failures, seconds
+
+
 def evaluate(
     decoder,
     code,
@@ -85,23 +110,34 @@ def evaluate(
     *,
     seed=None,
     batch_size: int = 100_000,
+    executor=None,
+    progress: bool = False,
 ) -> DecodingResult:
     """Logical failure rate of ``decoder`` with a 95% Wilson interval, and its throughput.
 
+    Syndromes are sampled and decoded in chunks of ``batch_size``; chunk ``k`` samples with seed
+    ``k`` of ``numpy.random.SeedSequence(seed).spawn(chunks)``. With an ``executor`` the chunks run
+    on its workers (the decoder and the code are sent to them): the same seed gives the same
+    failure counts as a serial run, whatever the number of workers.
+
     Args:
         decoder: anything with ``predict(syndromes) -> logical bits`` (:class:`MWPMDecoder`,
-            :class:`NeuralDecoder`, :class:`RLDecoder`).
+            :class:`NeuralDecoder`, :class:`RLDecoder`); picklable to use an executor.
         code: a :class:`~qphys.rl.codes.ToricCode` (then ``noise`` and ``p`` are required), or a
             ``stim.Circuit`` (its own noise; ``noise`` and ``p`` must be None).
         noise: ``'bitflip'`` or ``'depolarizing'``. p: physical error rate.
         shots: number of sampled syndromes. seed: sampling seed.
-        batch_size: syndromes handed to ``predict`` at a time.
+        batch_size: syndromes sampled and handed to ``predict`` at a time (one chunk).
+        executor: a :mod:`qphys.parallel` executor (or ``distributed.Client``, or any
+            ``concurrent.futures.Executor``); ``None`` evaluates here.
+        progress: a tqdm bar over finished tasks (with an executor).
 
     Returns:
-        :class:`DecodingResult`.
+        :class:`DecodingResult` (``seconds``: time in ``predict``, summed over the workers).
 
     Raises:
-        ConfigError: bad ``code``/``noise``/``p``/``shots``, before anything is sampled.
+        ConfigError: bad ``code``/``noise``/``p``/``shots``/``batch_size``, or a decoder that cannot be
+            sent to the workers, before anything is sampled.
 
     Examples:
         >>> from qphys.rl.codes import surface_code_memory_circuit
@@ -109,9 +145,16 @@ def evaluate(
         >>> r = evaluate(MWPMDecoder(c), c, shots=1000, seed=0)
         >>> r.failure_rate < 0.02
         True
+        >>> from concurrent.futures import ThreadPoolExecutor
+        >>> with ThreadPoolExecutor(2) as pool:   # or qphys.parallel.dask(), qphys.parallel.local()
+        ...     r2 = evaluate(MWPMDecoder(c), c, shots=1000, seed=0, batch_size=300, executor=pool)
+        >>> r2.failures == evaluate(MWPMDecoder(c), c, shots=1000, seed=0, batch_size=300).failures
+        True
     """
     if isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots < 1:
         raise ConfigError(f"shots must be a positive integer, got {shots!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     name = type(decoder).__name__
     if isinstance(code, ToricCode):
         if noise not in NOISE_MODELS:
@@ -119,34 +162,37 @@ def evaluate(
         if p is None:
             raise ConfigError("evaluate on a ToricCode needs the physical error rate p")
         p = validate_rate(p)
-        rng = np.random.default_rng(seed)
-        synd_parts, true_parts = [], []
-        for i in range(0, shots, batch_size):
-            s, t = code.sample(noise, p, shots=min(batch_size, shots - i), seed=rng)
-            synd_parts.append(s)
-            true_parts.append(t)
         d = code.d
     elif is_stim_circuit(code):
         if noise is not None or p is not None:
             raise ConfigError("a stim.Circuit carries its own noise; call evaluate(decoder, circuit, shots=...)")
-        sampler = code.compile_detector_sampler(seed=seed)
-        dets, obs = sampler.sample(int(shots), separate_observables=True)
-        synd_parts, true_parts = [dets.astype(np.uint8)], [obs.astype(np.uint8)]
         d = None
     else:
         raise ConfigError(f"evaluate needs a ToricCode or a stim.Circuit, got {type(code).__name__}")
-    failures = 0
-    seconds = 0.0
-    for s, t in zip(synd_parts, true_parts):
-        t0 = time.perf_counter()
-        pred = np.asarray(decoder.predict(s))
-        seconds += time.perf_counter() - t0
-        failures += int(np.any(pred != t, axis=1).sum())
+    sizes = [min(batch_size, shots - a) for a in range(0, int(shots), batch_size)]
+    chunks = list(zip(sizes, spawn_seeds(seed, len(sizes))))
+    ex = as_executor(executor)
+    if ex is None:
+        failures, seconds = evaluate_chunks(decoder, code, noise, p, chunks)
+    else:
+        blob = payload(decoder, f"decoder {name}")
+        # one chunk per task, grouped when there are many (seeds stay per chunk, so counts do not move)
+        groups = shard_ranges(len(chunks), shards=min(len(chunks), _TASKS_PER_WORKER * ex.workers))
+        tasks = [(blob, code, noise, p, chunks[a:b]) for a, b in groups]
+        parts = run_tasks(ex, evaluate_shipped, tasks, progress=progress, desc=f"evaluate {name}")
+        failures, seconds = sum(f for f, _ in parts), sum(s for _, s in parts)
     lo, hi = wilson_interval(failures, shots)
     return DecodingResult(
         failure_rate=failures / shots, ci_low=lo, ci_high=hi, failures=failures, shots=int(shots),
         seconds=seconds, throughput=shots / max(seconds, 1e-12), decoder=name, noise=noise, p=p, d=d,
     )
+
+
+def evaluate_shipped(decoder: bytes, code, noise, p, chunks: list[tuple[int, int]]) -> tuple[int, float]:
+    """Task: :func:`evaluate_chunks` with the decoder pickled once by :func:`qphys.parallel.payload`."""
+    import pickle
+
+    return evaluate_chunks(pickle.loads(decoder), code, noise, p, chunks)
 
 
 def threshold_plot(
@@ -160,6 +206,7 @@ def threshold_plot(
     seed: int | None = 0,
     progress: bool = False,
     title: str | None = None,
+    executor=None,
 ) -> dict:
     """Logical failure rate vs ``p`` for several distances (a threshold plot), saved with :func:`qphys.plots.figure`.
 
@@ -169,6 +216,7 @@ def threshold_plot(
         decoder_factory: ``code -> decoder`` (default :class:`MWPMDecoder`).
         path: where to save the figure (png/pdf/svg); ``None`` skips saving.
         seed: sampling seed. progress: tqdm over the points. title: figure title.
+        executor: each point's syndromes are evaluated on it (see :func:`evaluate`).
 
     Returns:
         ``{d: [DecodingResult, ...]}`` in the order of ``ps``, plus ``"path"`` when saved.
@@ -185,7 +233,8 @@ def threshold_plot(
     points = [(d, p) for d in distances for p in ps]
     for i, (d, p) in enumerate(tqdm(points, desc="threshold plot", disable=not progress)):
         results.setdefault(d, []).append(
-            evaluate(decoders[d], codes[d], noise, p, shots, seed=None if seed is None else seed + i)
+            evaluate(decoders[d], codes[d], noise, p, shots, seed=None if seed is None else seed + i,
+                     executor=executor)
         )
     if path is not None:
         fig = figure(figsize=(5.2, 3.6))

@@ -7,6 +7,8 @@ decoding literature), or a Stim circuit on its decomposed detector error model.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from qphys._deps import require
@@ -59,6 +61,9 @@ class MWPMDecoder:
 
     def __repr__(self) -> str:
         return f"MWPMDecoder({self.code!r})" if self.kind == "toric" else "MWPMDecoder(stim.Circuit)"
+
+    def __reduce__(self):  # PyMatching graphs do not pickle: workers rebuild them from the code
+        return (type(self), (self.code,))
 
     def _check(self, syndromes) -> np.ndarray:
         return check_syndromes(syndromes, self.n_detectors, repr(self))
@@ -160,6 +165,9 @@ class CorrelatedMWPMDecoder:
 
     def __repr__(self) -> str:
         return f"CorrelatedMWPMDecoder(d={self.code.d}, p={self.p}, noise={self.noise!r})"
+
+    def __reduce__(self):  # PyMatching graphs do not pickle: workers rebuild them from the code
+        return (functools.partial(type(self), p=self.p, noise=self.noise), (self.code,))
 
     def predict(self, syndromes) -> np.ndarray:
         """Logical operators flipped by the correlated-matching correction, ``(shots, 4)`` uint8."""
