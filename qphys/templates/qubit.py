@@ -62,7 +62,7 @@ def amplitude_embedding(circuit, features, wires=None, *, normalize: bool = Fals
         x = x.to(torch.get_default_dtype())
     d = 2 ** len(wires)
     if x.shape[-1] < d and pad_with is not None:
-        pad = torch.full((*x.shape[:-1], d - x.shape[-1]), float(pad_with), dtype=x.dtype)
+        pad = torch.full((*x.shape[:-1], d - x.shape[-1]), float(pad_with), dtype=x.dtype, device=x.device)
         x = torch.cat([x, pad], dim=-1)
     if x.shape[-1] != d:
         raise ParameterError(
