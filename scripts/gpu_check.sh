@@ -137,7 +137,7 @@ PARTS_A=bandwidth,variational,tensorcircuit
 step bench-variational $T_BENCH_A "$OUT_DIR/gpu_bench.log" "$PYTHON" benchmarks/gpu.py "${BENCH_FLAGS[@]}" \
     --parts "$PARTS_A" --out "$JSON"
 step bench-others $T_BENCH_B "$OUT_DIR/gpu_bench.log" "$PYTHON" benchmarks/gpu.py "${BENCH_FLAGS[@]}" \
-    --parts gram,born,fock,decoder,linear_optics,nqs,flows --out "$JSON"
+    --parts born,fock,decoder,linear_optics,nqs,flows,gram --out "$JSON"
 
 # ---- 4. the Markdown block ----------------------------------------------------------------------------
 if [ -f "$JSON" ]; then
