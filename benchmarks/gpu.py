@@ -224,7 +224,7 @@ def gate_counts(n: int) -> tuple[int, int]:
     """(gates, fused passes over the state) of the forward pass of the variational circuit."""
     x, w = torch.zeros(n), torch.zeros(LAYERS, n, 2)
     c = variational_circuit(x, w)
-    _, start = product_prefix(c, dtype=torch.complex64, device="cpu")
+    _, start = product_prefix(c, dtype=torch.complex64, device="meta")  # counts only: no 2^n state built
     # + 1 pass that builds the product state of the folded prefix, + 1 that reads it for <Z0>
     return len(c.operations), len(sv_plan.make_plan(c.operations, start)) + 2
 

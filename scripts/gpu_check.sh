@@ -5,6 +5,8 @@
 #   scripts/gpu_check.sh --cpu           # the dry run here: same steps on the CPU, tiny benchmark sizes
 #   scripts/gpu_check.sh --cpu --quick   # its fast form (tests/test_gpu_check.py): one gpu test file, no
 #                                        # TensorCircuit-NG (its jit compile takes seconds), no version list
+#   PYTHON=py3.12 scripts/gpu_check.sh --cpu --install   # the install step too (default on the GPU),
+#                                        # e.g. in a Python 3.12 venv that mimics the GPU image
 #   make gpu-check / make gpu-check-cpu  # the same two
 #
 # Steps, each with its own timeout; a failed or timed-out step is logged and the next one runs:
@@ -21,14 +23,16 @@ set -u -o pipefail
 
 CPU=0
 QUICK=0
+INSTALL=
 OUT_DIR="${OUT:-out/gpu_check}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --cpu) CPU=1 ;;
         --quick) QUICK=1 ;;
+        --install) INSTALL=1 ;;
         --out) OUT_DIR="$2"; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-        *) echo "gpu_check.sh: unknown argument $1 (use --cpu, --quick, --out DIR)" >&2; exit 2 ;;
+        *) echo "gpu_check.sh: unknown argument $1 (use --cpu, --quick, --install, --out DIR)" >&2; exit 2 ;;
     esac
     shift
 done
@@ -43,7 +47,9 @@ WHEELS="${WHEELS:-.whl}"
 SITE="${QPHYS_GPU_SITE:-/tmp/qphys-gpu-site}"
 # timeouts (seconds): tests, then the two benchmark processes; their parts stop themselves earlier
 # (PART_SECONDS in benchmarks/gpu.py), the timeout is the backstop
-T_INSTALL=60 T_TESTS=120 T_BENCH_A=200 T_BENCH_B=170 T_REPORT=30
+T_INSTALL=60 T_TESTS=120 T_BENCH_A=200 T_BENCH_B=170 T_REPORT=20
+# the whole run (issue 16: at most 8 minutes); each step's timeout is cut to what is left
+TOTAL_SECONDS="${GPU_CHECK_SECONDS:-470}"
 if [ "$CPU" = 1 ]; then
     BENCH_FLAGS=(--cpu --tiny)
     COMMAND="scripts/gpu_check.sh --cpu"
@@ -57,10 +63,20 @@ FAILED=0
 
 note() { echo "[gpu_check $(date -u +%H:%M:%S)] $*" | tee -a "$SUMMARY"; }
 
-# step NAME TIMEOUT LOG COMMAND...: run with a timeout, log its output, record its status, never abort
+# step NAME TIMEOUT LOG COMMAND...: run with a timeout (cut to what is left of TOTAL_SECONDS, less the
+# report's reserve), log its output, record its status, never abort
 step() {
     local name=$1 limit=$2 log=$3
     shift 3
+    local reserve=$T_REPORT
+    [ "$name" = report ] && reserve=0
+    local left=$((TOTAL_SECONDS - SECONDS - reserve))
+    [ "$limit" -gt "$left" ] && limit=$left
+    if [ "$limit" -lt 10 ]; then
+        note "$name: NOT RUN (${left}s left of ${TOTAL_SECONDS}s)"
+        FAILED=$((FAILED + 1))
+        return 0
+    fi
     note "$name: start (timeout ${limit}s): $*"
     local t0=$SECONDS
     timeout -k 10 "$limit" "$@" >>"$log" 2>&1
@@ -82,7 +98,8 @@ step() {
 note "mode: $([ "$CPU" = 1 ] && echo 'CPU dry run' || echo GPU); python: $PYTHON; out: $OUT_DIR"
 
 # ---- 1. environment and the carried wheels ----------------------------------------------------------
-if [ "$CPU" = 0 ]; then
+[ -n "$INSTALL" ] || INSTALL=$((1 - CPU))
+if [ "$INSTALL" = 1 ]; then
     shopt -s nullglob
     wheels=("$WHEELS"/*.whl)
     shopt -u nullglob
@@ -97,9 +114,9 @@ if [ "$CPU" = 0 ]; then
     step install-qphys $T_INSTALL "$OUT_DIR/env.txt" "$PYTHON" -m pip install -q --no-index --no-deps \
         --no-build-isolation --no-compile --no-cache-dir --upgrade --target "$SITE" .
     export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}"
-    # JAX must not preallocate 75% of the GPU: torch shares the process in the benchmarks
-    export XLA_PYTHON_CLIENT_PREALLOCATE=false
 fi
+# JAX must not preallocate 75% of the GPU: torch shares the process in the benchmarks
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 {
     echo "## nvidia-smi"; (nvidia-smi 2>&1 || echo "nvidia-smi: not available") | head -20
     echo "## python"
@@ -134,10 +151,12 @@ JSON="$OUT_DIR/gpu_bench.json"
 rm -f "$JSON"
 PARTS_A=bandwidth,variational,tensorcircuit
 [ "$QUICK" = 1 ] && PARTS_A=bandwidth,variational
+# soft deadline of a benchmark process: 15 s inside its hard timeout (as cut by step), so it winds down itself
+soft() { local left=$((TOTAL_SECONDS - SECONDS - T_REPORT)); [ "$1" -lt "$left" ] && left=$1; echo $((left - 15)); }
 step bench-variational $T_BENCH_A "$OUT_DIR/gpu_bench.log" "$PYTHON" benchmarks/gpu.py "${BENCH_FLAGS[@]}" \
-    --parts "$PARTS_A" --out "$JSON"
+    --parts "$PARTS_A" --out "$JSON" --deadline "$(soft $T_BENCH_A)"
 step bench-others $T_BENCH_B "$OUT_DIR/gpu_bench.log" "$PYTHON" benchmarks/gpu.py "${BENCH_FLAGS[@]}" \
-    --parts born,fock,decoder,linear_optics,nqs,flows,gram --out "$JSON"
+    --parts born,fock,decoder,linear_optics,nqs,flows,gram --out "$JSON" --deadline "$(soft $T_BENCH_B)"
 
 # ---- 4. the Markdown block ----------------------------------------------------------------------------
 if [ -f "$JSON" ]; then
