@@ -664,6 +664,32 @@ REPORT_COLUMNS = {
 }
 
 
+def _comparison(rows) -> str:
+    """The acceptance summary: qphys's best forward+backward vs TensorCircuit-NG, and the bound fraction."""
+    best: dict[tuple, dict] = {}
+    for r in rows:
+        if r.get("part") == "variational" and str(r.get("mode", "")).startswith("forward+backward") and "ms" in r:
+            key = (r["n"], r["batch"])
+            if key not in best or r["ms"] < best[key]["ms"]:
+                best[key] = r
+    forward = {(r["n"], r["batch"]): r for r in rows
+               if r.get("part") == "variational" and r.get("mode") == "forward" and "ms" in r}
+    tc = {(r["n"], r["batch"]): r for r in rows if r.get("part") == "tensorcircuit" and "ms" in r}
+    keys = sorted(set(best) | set(tc) | set(forward), key=lambda k: (k[1], k[0]))
+    if not keys:
+        return ""
+    body = []
+    for key in keys:
+        q, t, f = best.get(key), tc.get(key), forward.get(key)
+        body.append([str(key[0]), str(key[1]),
+                     _fmt(f["fraction_of_bound_per_gate"]) if f else "", _fmt(f["fraction_of_bound_per_pass"]) if f else "",
+                     f"{_fmt(q['ms'])} ({q['mode'].split('(')[-1].rstrip(')')})" if q else "",
+                     _fmt(t["ms"]) if t else "", _fmt(t["ms"] / q["ms"]) + "x" if q and t else ""])
+    return ("\n### Summary: variational step, torch.qubit vs TensorCircuit-NG\n\n"
+            + table(["n", "batch", "forward: fraction of bound per gate", "per pass", "qphys fwd+bwd ms (best)",
+                     "TensorCircuit-NG ms", "speed-up (TC / qphys)"], body) + "\n")
+
+
 def report(data: dict, command: str) -> str:
     """The Markdown block for BENCHMARKS.md from a results file."""
     env = data.get("env", {})
@@ -673,9 +699,11 @@ def report(data: dict, command: str) -> str:
         f"(CUDA {env.get('torch_cuda')}), Python {env.get('python')}, numpy {env.get('numpy')}"
         + (f", JAX {env['jax']} ({env.get('jax_platform')}), TensorCircuit-NG {env.get('tensorcircuit')}"
            if env.get("jax") else "")
-        + f". Command: `{command}`. CUDA-event medians after warm-up; complex64 unless stated.\n"
+        + f". Command: `{command}`. Medians after a timed warm-up (CUDA events on the GPU); complex64 unless "
+        "stated. Memory bound per gate = one read + one write of the state at the measured device-to-device "
+        "copy rate; 'per pass' counts the fused passes qphys makes over the state instead of the gates.\n"
     )
-    parts = []
+    parts = [_comparison(data.get("rows", []))]
     for part in PARTS:
         rows = [r for r in data.get("rows", []) if r.get("part") == part]
         status = data.get("parts", {}).get(part)

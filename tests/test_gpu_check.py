@@ -54,6 +54,7 @@ def test_gpu_check_cpu_dry_run(tmp_path):
 
     markdown = (tmp_path / "gpu_bench.md").read_text()
     assert markdown.startswith("## GPU") and "Command: `scripts/gpu_check.sh --cpu`" in markdown
+    assert "### Summary: variational step" in markdown
     for part in BENCH_PARTS:
         assert f"### {part}\n" in markdown
 
