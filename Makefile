@@ -8,7 +8,7 @@ PYTEST_WORKERS ?= 2
 # one BLAS/OpenMP thread per pytest worker: two workers x two torch threads on two cores spin-wait
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench clean gpu-check gpu-check-cpu gpu-wheels
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ bench: setup
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt merlinquantum
 	$(BIN)/qphys bench
+
+# issue 16: the one prepared GPU run (on the GPU machine, with the wheels of gpu-wheels carried in .whl/;
+# its python3 holds the CUDA torch, so no setup there) and its dry run on the CPU here
+gpu-check:
+	scripts/gpu_check.sh
+
+gpu-check-cpu: setup
+	scripts/gpu_check.sh --cpu
+
+gpu-wheels:
+	scripts/download_gpu_wheels.sh
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -173,7 +173,10 @@ class Circuit(CVBuilder):
             value = value.to(torch.get_default_dtype())
         if value.ndim == 1 and value.shape[0] == 0:
             raise BatchSizeError(f"{name}: batched parameter is empty (batch size 0); give at least one value")
-        if not bool(torch.isfinite(value.detach()).all()):
+        # Only CPU values are checked here: reading a CUDA value back is a host synchronisation per
+        # parameter; Device.preprocess checks them all at once (check_finite). Meta tensors (shape-only
+        # runs that check device placement) have no values.
+        if value.device.type == "cpu" and not bool(torch.isfinite(value.detach()).all()):
             raise ParameterError(
                 f"{name}: parameter contains nan or inf; gate parameters must be finite "
                 "(check the inputs and the optimizer's learning rate)"
@@ -466,6 +469,37 @@ class Circuit(CVBuilder):
         new = self.copy()
         new.measurements = list(measurements)
         return new
+
+    def check_finite(self) -> None:
+        """Check the gate parameters held on an accelerator (CUDA...) for NaN and inf.
+
+        CPU parameters are checked when they are appended; accelerator ones are checked here, by
+        every device's ``preprocess``, with one host synchronisation per torch device for the whole
+        circuit instead of one per parameter.
+
+        Raises:
+            ParameterError: naming the first operation whose parameter is not finite.
+
+        Examples:
+            >>> import torch, qphys
+            >>> qphys.Circuit(wires=1).rx(torch.tensor(0.3), 0).check_finite()  # nothing to check on CPU
+        """
+        held: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
+        for i, op in enumerate(self.operations):
+            if op.spec.matrix_param:
+                continue
+            for p in op.params:
+                if torch.is_tensor(p) and p.device.type not in ("cpu", "meta"):
+                    held.setdefault(p.device, []).append((i, p))
+        for entries in held.values():
+            ok = torch.stack([torch.isfinite(p.detach()).all() for _, p in entries])
+            if bool(ok.all()):
+                continue
+            i = entries[int((~ok).nonzero()[0, 0])][0]
+            raise ParameterError(
+                f"{self.operations[i].name} (operation {i}): parameter contains nan or inf; gate "
+                "parameters must be finite (check the inputs and the optimizer's learning rate)"
+            )
 
     def trainable_params(self) -> list[tuple[int, int]]:
         """``(op_index, param_index)`` of every tensor parameter that requires grad."""

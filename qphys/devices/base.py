@@ -282,6 +282,7 @@ class Device(abc.ABC):
                 raise UnsupportedOperationError(
                     "circuit has no measurements; add one, e.g. circuit.expval(qphys.Z(0))"
                 )
+            c.check_finite()
             for m in c.measurements:
                 if m.kind not in caps.measurements:
                     raise UnsupportedOperationError(

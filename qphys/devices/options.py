@@ -96,10 +96,15 @@ def parse_cutoff(cutoff) -> int:
 
 
 def available_memory(dev: torch.device) -> int:
-    """Bytes that can be allocated now on ``dev``."""
+    """Bytes that can be allocated now on ``dev``.
+
+    On CUDA: the device's free memory plus what PyTorch's caching allocator holds without using it
+    (``cudaMemGetInfo`` counts that as taken, though PyTorch hands it out again first).
+    """
     if dev.type == "cuda":
         free, _ = torch.cuda.mem_get_info(dev)
-        return int(free)
+        cached = torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev)
+        return int(free + max(cached, 0))
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX

@@ -27,6 +27,7 @@ from qphys.sim.statevector import NormDriftWarning
 from qphys.sim.statevector import measure as M
 from qphys.sim.statevector.adjoint import adjoint_vjp
 from qphys.sim.statevector.apply import run_circuit
+from qphys.sim.statevector.plan import make_plan
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,28 @@ class TorchQubitDevice(Device):
         self.norm_tolerance = float(norm_tolerance)
         self._warned_drift = False
 
-    def memory_estimate(self, circuit: Circuit, shots: int | None = None) -> int:
-        """Bytes needed to simulate ``circuit`` (state vector times workspace factor) and, with
-        ``shots``, to sample it (a bounded chunk of workspace, plus every shot of ``sample()``)."""
+    def memory_estimate(self, circuit: Circuit, shots: int | None = None, *, backprop: bool = False) -> int:
+        """Bytes needed to simulate ``circuit``: the state vector times the workspace factor.
+
+        With ``shots``, it adds what sampling needs (a bounded chunk of workspace, plus every shot
+        of ``sample()``). With ``backprop=True`` it also counts what autograd keeps for the
+        backward pass: about one state per fused step of the execution plan
+        (:mod:`qphys.sim.statevector.plan`), so the memory grows with depth (adjoint
+        differentiation's does not).
+
+        Examples:
+            >>> import qphys
+            >>> dev = qphys.device("torch.qubit")
+            >>> c = qphys.Circuit(wires=10).h(0).cx(0, 1).rx(0.1, 1).expval(qphys.Z(0))
+            >>> dev.memory_estimate(c)  # 2**10 complex64 amplitudes x 4
+            32768
+            >>> dev.memory_estimate(c, backprop=True) > dev.memory_estimate(c)
+            True
+        """
         itemsize = torch.empty((), dtype=self.dtype).element_size()
         rows = circuit.batch_size or 1
-        need = rows * 2**circuit.num_wires * itemsize * self.WORKSPACE_FACTOR
+        factor = self.WORKSPACE_FACTOR + (len(make_plan(circuit.operations)) if backprop else 0)
+        need = rows * 2**circuit.num_wires * itemsize * factor
         if shots is not None:
             per_shot = rows * M.sample_bytes_per_shot(circuit.num_wires)
             need += min(shots * per_shot, max(SAMPLE_CHUNK_BYTES, per_shot))
@@ -131,8 +148,27 @@ class TorchQubitDevice(Device):
         return "use " + ", ".join(fixes[:-1]) + " or " + fixes[-1]
 
     def execute(self, circuits, config):
+        if torch.is_grad_enabled():
+            self._check_backprop_memory(circuits)
         gen = seeded_generator(config.seed) if config.shots is not None else None
         return [self._run_one(c, config, gen)[0] for c in circuits]
+
+    def _check_backprop_memory(self, circuits) -> None:
+        """Before autograd records a circuit with trainable parameters, check that the states it
+        keeps for the backward pass fit (they grow with depth; adjoint's do not)."""
+        limit = None
+        for c in circuits:
+            if not c.trainable_params():
+                continue
+            limit = limit or self.max_memory or available_memory(self.torch_device)
+            need = self.memory_estimate(c, backprop=True)
+            if need > limit:
+                raise ResourceError(
+                    f"backpropagating through {c.num_wires} qubits (batch {c.batch_size or 1}, {self.dtype}) "
+                    f"keeps about one state per fused gate step for the backward pass: about {fmt_bytes(need)} "
+                    f"({need} bytes) but only {fmt_bytes(limit)} is available; use diff_method='adjoint' "
+                    "(its memory does not grow with depth), or " + self._memory_fix(c, limit)[4:]
+                )
 
     def execute_and_vjp(self, circuits, config, *, trainable=None, method="parameter-shift"):
         """:meth:`Device.execute_and_vjp`; ``method="adjoint"`` keeps each circuit's final state

@@ -83,10 +83,11 @@ def kl(model, target, *, eps: float = 1e-12) -> torch.Tensor:
 
 def nll(model, target, *, eps: float = 1e-12) -> torch.Tensor:
     """Negative log-likelihood (cross entropy) ``-Σ target · log model``."""
-    model, target = torch.as_tensor(model).to(torch.float64), torch.as_tensor(target).to(torch.float64)
+    model = torch.as_tensor(model).to(torch.float64)
+    target = torch.as_tensor(target).to(device=model.device, dtype=torch.float64)
     _check_pair(model, target)
-    mask = target > 0
-    return -(target[mask] * torch.log(model[mask].clamp_min(eps))).sum()
+    # where, not a boolean mask: no host synchronisation on CUDA; target = 0 terms are exactly 0
+    return -torch.where(target > 0, target * torch.log(model.clamp_min(eps)), torch.zeros_like(target)).sum()
 
 
 LOSSES = {"mmd": mmd, "kl": kl, "nll": nll}

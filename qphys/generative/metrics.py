@@ -22,12 +22,18 @@ def kl_divergence(p, q, *, eps: float = 1e-12) -> torch.Tensor:
         >>> float(kl_divergence(p, p))
         0.0
     """
-    p = torch.as_tensor(p, dtype=torch.float64) if not torch.is_tensor(p) else p.to(torch.float64)
     q = torch.as_tensor(q, dtype=torch.float64) if not torch.is_tensor(q) else q.to(torch.float64)
+    p = torch.as_tensor(p, dtype=torch.float64) if not torch.is_tensor(p) else p.to(torch.float64)
     if p.shape != q.shape:
         raise ParameterError(f"distributions have different shapes {tuple(p.shape)} and {tuple(q.shape)}")
-    mask = p > 0
-    return (p[mask] * (torch.log(p[mask]) - torch.log(q[mask].clamp_min(eps)))).sum()
+    # on q's device (a model on CUDA, a target on the CPU); the support of p is selected with where, not
+    # a boolean mask (whose indexing synchronises with the host on CUDA); p = 0 terms and their
+    # gradients are exactly 0
+    p = p.to(q.device)
+    support = p > 0
+    p_safe = torch.where(support, p, torch.ones_like(p))
+    terms = torch.where(support, p * (torch.log(p_safe) - torch.log(q.clamp_min(eps))), torch.zeros_like(p))
+    return terms.sum()
 
 
 def _valid_set(valid_patterns) -> np.ndarray:

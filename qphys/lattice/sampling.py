@@ -189,7 +189,7 @@ def flow_hmc(
     measure = measure or {}
     g = seeded_generator(seed)
     t0, c0 = time.perf_counter(), time.process_time()
-    x = x0.to(flow.dtype).clone()
+    x = x0.to(device=flow.device, dtype=flow.dtype).clone()
     lw_cur = -action(x) - flow.log_prob(x)
     records: dict[str, list[torch.Tensor]] = {k: [] for k in measure}
     accepted, lws = [], []

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qphys._random import canonical_device
 from qphys.errors import ConfigError, ParameterError
 from qphys.nqs.ansatz import Ansatz, Autoregressive
 from qphys.nqs.exact import log_amplitudes
@@ -209,7 +210,7 @@ class MetropolisSampler:
                 f"{(n_samples // n_chains + 1) * n_chains} samples or change n_chains"
             )
         self.n_chains = n_chains
-        device = self.device or model.device
+        device = canonical_device(self.device or model.device)
         if self._gen is None or self._gen.device != device:
             self._gen = torch.Generator(device=device)
             self._gen.manual_seed(int(torch.seed() % (2**62)) if self.seed is None else self.seed)
@@ -254,7 +255,7 @@ class DirectSampler:
                 "use MetropolisSampler for other ansätze"
             )
         n_samples = _positive_int("n_samples", n_samples)
-        device = model.device
+        device = canonical_device(model.device)
         if self._gen is None or self._gen.device != device:
             self._gen = torch.Generator(device=device)
             self._gen.manual_seed(int(torch.seed() % (2**62)) if self.seed is None else self.seed)

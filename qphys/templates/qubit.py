@@ -79,7 +79,7 @@ def amplitude_embedding(circuit, features, wires=None, *, normalize: bool = Fals
     d = 2 ** len(wires)
     if x.shape[-1] < d and pad_with is not None:
         value = real_number(pad_with, what="amplitude_embedding: pad_with", error=ParameterError)
-        pad = torch.full((*x.shape[:-1], d - x.shape[-1]), value, dtype=x.dtype)
+        pad = torch.full((*x.shape[:-1], d - x.shape[-1]), value, dtype=x.dtype, device=x.device)
         x = torch.cat([x, pad], dim=-1)
     if x.shape[-1] != d:
         raise ParameterError(

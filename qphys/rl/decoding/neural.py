@@ -237,7 +237,8 @@ class NeuralDecoder:
     def _inputs(self, syndromes_u8: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Network inputs for flat syndromes: the image (and, with a hint, matching's corrections and class)."""
         d, b = self.code.d, len(syndromes_u8)
-        img = torch.as_tensor(syndromes_u8, dtype=torch.float32, device=self.device).view(b, 2, d, d)
+        # bits cross to the device as uint8 (a quarter of the bytes of float32) and are converted there
+        img = torch.as_tensor(syndromes_u8, device=self.device).to(torch.float32).view(b, 2, d, d)
         if self._base is None:
             return img, None
         cx, cz = self._base.corrections_xz(syndromes_u8)
