@@ -14,6 +14,7 @@ Examples:
 """
 
 from qphys.nqs.ansatz import RBM, AmplitudePhase, Ansatz, Autoregressive, SymmetricRBM, log_cosh
+from qphys.nqs.cnn import CNN
 from qphys.nqs.estimators import energy_gradient, expect, local_values, log_derivatives
 from qphys.nqs.exact import all_configurations, fidelity, state_vector, variational_energy
 from qphys.nqs.hamiltonians import heisenberg, j1_j2, transverse_field_ising
@@ -27,6 +28,7 @@ from qphys.nqs.vmc import VMC, History
 __all__ = [
     "RBM",
     "SymmetricRBM",
+    "CNN",
     "Autoregressive",
     "AmplitudePhase",
     "Ansatz",
