@@ -51,6 +51,7 @@ from qphys.nqs import (  # noqa: E402
     SR,
     VMC,
     AmplitudePhase,
+    Anneal,
     SymmetricRBM,
     chain,
     heisenberg,
@@ -79,8 +80,9 @@ NOTES = {
         "zero-magnetisation sector (NetKet: total_sz=0, MetropolisExchange on the chain's bonds). NetKet: its "
         "tutorial settings (16 chains x 63 samples, 5 discarded, SR diag_shift 0.01, CG solver). qphys: defaults "
         "(1008 chains x 1 sample per iteration, one sweep between samples; SR with diagonal shift 0.1 -> 0.001 "
-        "and a natural-metric step limit; Cholesky solve); 'NetKet's SR settings' = constant shift 0.01, no "
-        "step limit. Relative error = exact variational energy of the final state (all 2^20 amplitudes, in the "
+        "and a natural-metric step limit; Cholesky solve); 'lr annealed' = the same with "
+        "SR(lr_schedule=Anneal(150, 300)): lr 0.05 decaying geometrically to 0.005 over iterations 150-300; "
+        "'NetKet's SR settings' = constant shift 0.01, no step limit. Relative error = exact variational energy of the final state (all 2^20 amplitudes, in the "
         "sampled sector). ms/iteration = wall time of iterations 11-300."
     ),
     "square": "one torch thread; energy per site from a final 16128-sample Monte Carlo estimate (blocking error).",
@@ -110,13 +112,18 @@ def _exact_variational_energy(rbm, model: str, n: int) -> float:
     return float(np.real(np.vdot(psi, _sparse(model, n) @ psi)))
 
 
-def run_qphys(model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = False, seed: int = 0) -> dict:
+def run_qphys(
+    model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = False, anneal: bool = False, seed: int = 0
+) -> dict:
     h, _ = _hamiltonian(model, n)
     exact = EXACT.get((model, n)) or h.ground_state_energy()
     rbm = RBM(n, alpha=alpha, seed=seed)
-    sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None) if netket_sr else SR(lr=LR)
+    if netket_sr:
+        sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None)
+    else:
+        sr = SR(lr=LR, lr_schedule=Anneal(iters // 2, iters) if anneal else None)
     vmc = VMC(h, rbm, optimizer=sr, n_samples=SAMPLES, seed=seed + 1)
-    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else "")
+    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else " (lr annealed)" if anneal else "")
     warm = min(10, iters)
     try:
         vmc.run(warm, progress=False)
@@ -172,7 +179,8 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     cases = [("tfim", 1), ("heisenberg", 1)] if quick else [("tfim", 1), ("tfim", 2), ("heisenberg", 1), ("heisenberg", 2)]
     rows = []
     for model, alpha in cases:
-        for runner in (run_netket, run_qphys, lambda *a: run_qphys(*a, netket_sr=True)):
+        runners = (run_netket, run_qphys, lambda *a: run_qphys(*a, anneal=True), lambda *a: run_qphys(*a, netket_sr=True))
+        for runner in runners:
             res = runner(model, n, alpha, iters)
             rows.append(res)
             outcome = (f"diverged at iteration {res['diverged_at']}" if "diverged_at" in res else
@@ -181,7 +189,7 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     md_rows = []
     for r in rows:
         ok = ""
-        if r["impl"] == "qphys" and not quick:
+        if r["impl"] in ("qphys", "qphys (lr annealed)") and not quick:
             target = {"tfim": 1e-4, "heisenberg": 2e-4}[r["model"]]
             nk_row = next(x for x in rows if x["impl"].startswith("NetKet") and x["model"] == r["model"]
                           and x["alpha"] == r["alpha"])
@@ -196,12 +204,13 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     return rows, md
 
 
-def square_part(quick: bool) -> tuple[dict, str]:
-    side, alpha, iters = (4, 1, 30) if quick else (6, 4, 600)
+def square_part(quick: bool, iters: int | None = None) -> tuple[dict, str]:
+    side, alpha, default_iters = (4, 1, 30) if quick else (6, 4, 1000)
+    iters = iters or default_iters
     lat = square(side)
     h = heisenberg(lat, marshall_sign=True)
     model = SymmetricRBM(lat, alpha=alpha, seed=0)
-    vmc = VMC(h, model, n_samples=SAMPLES, seed=1)
+    vmc = VMC(h, model, optimizer=SR(lr=LR, lr_schedule=Anneal(iters // 2, iters)), n_samples=SAMPLES, seed=1)
     t0 = time.perf_counter()
     vmc.run(iters, progress=False)
     seconds = time.perf_counter() - t0
@@ -217,7 +226,8 @@ def square_part(quick: bool) -> tuple[dict, str]:
           + f", {res['ms_per_iter']:.0f} ms/iteration ({seconds:.0f} s)", flush=True)
     md = table(
         ["lattice", "ansatz", "iterations", "E / site (S·S)", "exact", "relative error", "time"],
-        [[f"{side}x{side} PBC", f"SymmetricRBM α={alpha}, {sum(p.numel() for p in model.parameters())} params",
+        [[f"{side}x{side} PBC", f"SymmetricRBM α={alpha}, {sum(p.numel() for p in model.parameters())} params, "
+          f"SR lr 0.05 annealed to 0.005 over the second half",
           iters, f"{per_site:.6f} ± {err:.1e}", f"{SQUARE_EXACT_PER_SITE}",
           f"{res.get('rel_error', float('nan')):.2e}", f"{res['ms_per_iter']:.0f} ms/it, {seconds:.0f} s"]],
     )
@@ -313,6 +323,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small systems, print only")
     ap.add_argument("--parts", default="chains,square,tomography")
+    ap.add_argument("--square-iters", type=int, default=None, help="iterations of the 6x6 run (default 1000)")
     ap.add_argument("--json", type=Path, default=None, help="write raw results here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -324,7 +335,7 @@ def main(argv=None) -> int:
         sections["chains"] = ("1D chains N=20 PBC, side by side with NetKet", md)
     if "square" in parts:
         print("== 2D Heisenberg ==", flush=True)
-        results["square"], md = square_part(args.quick)
+        results["square"], md = square_part(args.quick, args.square_iters)
         sections["square"] = ("2D Heisenberg 6x6 PBC (Marshall sign, zero magnetisation)", md)
     if "tomography" in parts:
         print("== neural tomography ==", flush=True)

@@ -20,7 +20,7 @@ from qphys.nqs.exact import all_configurations, fidelity, state_vector, variatio
 from qphys.nqs.hamiltonians import heisenberg, j1_j2, transverse_field_ising
 from qphys.nqs.lattice import Lattice, chain, square
 from qphys.nqs.operator import PauliOperator
-from qphys.nqs.optim import SR, minsr
+from qphys.nqs.optim import SR, Anneal, minsr
 from qphys.nqs.sampler import DirectSampler, ExactSampler, MetropolisSampler, Samples
 from qphys.nqs.stats import Stats, blocking_error, integrated_autocorrelation_time, split_rhat, statistics
 from qphys.nqs.vmc import VMC, History
@@ -49,6 +49,7 @@ __all__ = [
     "energy_gradient",
     "expect",
     "SR",
+    "Anneal",
     "minsr",
     "VMC",
     "History",

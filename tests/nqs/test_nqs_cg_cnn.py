@@ -9,6 +9,7 @@ from qphys.nqs import (
     RBM,
     SR,
     VMC,
+    Anneal,
     SymmetricRBM,
     all_configurations,
     chain,
@@ -205,3 +206,26 @@ def test_cnn_errors():
         CNN(square(4), kernel_size=5)
     with pytest.raises(ParameterError, match="activation must be one of"):
         CNN(chain(6), activation="relu")
+
+
+def test_anneal_schedule_scales_the_sr_step():
+    schedule = Anneal(start=10, stop=20, factor=0.01)
+    assert schedule(0) == schedule(10) == 1.0
+    assert schedule(15) == pytest.approx(0.1)
+    assert schedule(20) == schedule(99) == pytest.approx(0.01)
+    gen = torch.Generator().manual_seed(4)
+    o = torch.randn(60, 8, dtype=torch.float64, generator=gen)
+    e = torch.randn(60, dtype=torch.float64, generator=gen)
+    sr = SR(lr=0.1, max_step=None, lr_schedule=schedule)
+    plain = SR(lr=0.1, max_step=None)
+    early, info = sr.direction(o, e, 5)
+    torch.testing.assert_close(early, plain.direction(o, e, 5)[0])
+    late, info = sr.direction(o, e, 30)
+    torch.testing.assert_close(late, 0.01 * plain.direction(o, e, 30)[0])
+    assert info["lr"] == pytest.approx(1e-3)
+    with pytest.raises(ConfigError, match="start < stop"):
+        Anneal(5, 5)
+    with pytest.raises(ConfigError, match=r"factor must be in \(0, 1\]"):
+        Anneal(0, 5, factor=2.0)
+    with pytest.raises(ConfigError, match="lr_schedule must be a callable"):
+        SR(lr_schedule=0.5)
