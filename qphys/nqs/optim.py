@@ -75,7 +75,7 @@ class SR:
         lr_schedule: multiplier of ``lr`` as a function of the iteration (e.g. :class:`Anneal`);
             ``None``: constant. Annealing the rate at the end of a run averages out the Monte Carlo
             noise of the last steps (1D Heisenberg N=20, RBM α=1, 300 iterations, three seeds:
-            relative error 2.7–3.5e-4 at a constant 0.05, 2.0–2.2e-4 with ``Anneal(150, 300)``).
+            relative error 2.7–3.5e-4 at a constant 0.05, 1.95–2.2e-4 with ``Anneal(150, 300)``).
 
     Raises:
         ConfigError: a non-positive rate, shift or tolerance, or an unknown solver.
