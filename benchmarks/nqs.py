@@ -10,15 +10,17 @@
    the final state (enumeration of the 2^20 amplitudes, no Monte Carlo noise); ms/iteration is
    the wall time of the 300 iterations (after a 10-iteration warm-up that absorbs JAX's
    compilation).
-2. 2D Heisenberg 6x6 PBC: translation-symmetric RBM, energy per site (S·S units) against the exact
+2. Heisenberg N=20, RBM α=1 at twice the iterations (600, lr annealed over the second half), three
+   seeds, qphys only, CPU time (``--parts long``).
+3. 2D Heisenberg 6x6 PBC: translation-symmetric RBM, energy per site (S·S units) against the exact
    −0.678872, from a final 16128-sample estimate.
-3. Tomography of 8-qubit GHZ and W states from 10^4 shots per basis (torch.qubit): positive RBM
+4. Tomography of 8-qubit GHZ and W states from 10^4 shots per basis (torch.qubit): positive RBM
    on the Z basis, amplitude+phase RBMs on Z + adjacent XX/XY bases; fidelity to the exact state;
    Pauli-word estimates against classical shadows from the same total number of shots; GHZ on
    ``ibm.fake_kolkata`` (noise model of the real device) with the fidelity to the noiseless state.
 
 Run (the lock keeps the timings clean): ``flock /work/heavy.lock .venv/bin/python benchmarks/nqs.py``
-(parts: ``--parts chains,square,tomography``; ``--quick`` runs a few-second smoke version and
+(parts: ``--parts chains,long,square,tomography``; ``--quick`` runs a few-second smoke version and
 only prints).
 """
 
@@ -84,6 +86,10 @@ NOTES = {
         "SR(lr_schedule=Anneal(150, 300)): lr 0.05 decaying geometrically to 0.005 over iterations 150-300; "
         "'NetKet's SR settings' = constant shift 0.01, no step limit. Relative error = exact variational energy of the final state (all 2^20 amplitudes, in the "
         "sampled sector). ms/iteration = wall time of iterations 11-300."
+    ),
+    "long": (
+        "qphys only, one torch thread: RBM α=1, 1008 samples, SR lr 0.05 with Anneal(300, 600) (decaying to 0.005 "
+        "over the second half), three seeds; CPU time (process time), as the run need not hold the lock."
     ),
     "square": "one torch thread; energy per site from a final 16128-sample Monte Carlo estimate (blocking error).",
     "tomography": (
@@ -201,6 +207,30 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
             continue
         md_rows.append([r["model"], r["alpha"], r["impl"], f"{r['rel_error']:.2e}", f"{r['ms_per_iter']:.1f}", ok or "-"])
     md = table(["model", "α", "implementation", "relative error (exact, final state)", "ms / iteration", "acceptance"], md_rows)
+    return rows, md
+
+
+def long_part(quick: bool) -> tuple[list[dict], str]:
+    """Heisenberg N=20, RBM α=1, twice the iterations (600), lr annealed over the second half, 3 seeds."""
+    n, iters, seeds = (8, 40, (0,)) if quick else (20, 600, (0, 1, 2))
+    rows = []
+    for seed in seeds:
+        h, sector = _hamiltonian("heisenberg", n)
+        exact = EXACT.get(("heisenberg", n)) or h.ground_state_energy()
+        rbm = RBM(n, alpha=1, seed=seed)
+        vmc = VMC(h, rbm, optimizer=SR(lr=LR, lr_schedule=Anneal(iters // 2, iters)), n_samples=SAMPLES, seed=seed + 1)
+        cpu = time.process_time()
+        vmc.run(iters, progress=False)
+        cpu = time.process_time() - cpu
+        energy = _exact_variational_energy(rbm, "heisenberg", n)
+        rows.append({"seed": seed, "iters": iters, "rel_error": abs((energy - exact) / exact), "cpu_ms_per_iter": 1e3 * cpu / iters})
+        print(f"   heisenberg N={n} α=1 seed {seed}, {iters} iterations annealed: rel. error {rows[-1]['rel_error']:.2e}, "
+              f"{rows[-1]['cpu_ms_per_iter']:.1f} CPU ms/iteration", flush=True)
+    md = table(
+        ["seed", "iterations", "relative error (exact, final state)", "CPU ms / iteration", "≤ 2e-4"],
+        [[r["seed"], r["iters"], f"{r['rel_error']:.2e}", f"{r['cpu_ms_per_iter']:.1f}", "yes" if r["rel_error"] <= 2e-4 else "NO"]
+         for r in rows],
+    )
     return rows, md
 
 
@@ -322,7 +352,7 @@ def tomography_part(quick: bool) -> tuple[list[dict], str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small systems, print only")
-    ap.add_argument("--parts", default="chains,square,tomography")
+    ap.add_argument("--parts", default="chains,long,square,tomography")
     ap.add_argument("--square-iters", type=int, default=None, help="iterations of the 6x6 run (default 1000)")
     ap.add_argument("--json", type=Path, default=None, help="write raw results here")
     args = ap.parse_args(argv)
@@ -333,6 +363,10 @@ def main(argv=None) -> int:
         print("== 1D chains: qphys.nqs vs NetKet ==", flush=True)
         results["chains"], md = chains_part(args.quick)
         sections["chains"] = ("1D chains N=20 PBC, side by side with NetKet", md)
+    if "long" in parts:
+        print("== 1D Heisenberg, 600 iterations ==", flush=True)
+        results["long"], md = long_part(args.quick)
+        sections["long"] = ("1D Heisenberg N=20, RBM α=1, 600 iterations (lr annealed)", md)
     if "square" in parts:
         print("== 2D Heisenberg ==", flush=True)
         results["square"], md = square_part(args.quick, args.square_iters)
