@@ -1,8 +1,9 @@
 """Neural-network quantum states: Hamiltonians, ansätze, samplers, VMC with SR, neural tomography.
 
-Machine learning for quantum matter on torch (CPU or CUDA): Carleo & Troyer's RBM wave functions (and translation-symmetric RBMs and CNNs)
-trained by variational Monte Carlo with stochastic reconfiguration, and Torlai et al.'s neural
-quantum-state tomography from measurement records of any qphys device.
+Machine learning for quantum matter on torch (CPU or CUDA): Carleo & Troyer's RBM wave functions
+(and translation-symmetric RBMs and CNNs) trained by variational Monte Carlo with stochastic
+reconfiguration, and Torlai et al.'s neural quantum-state tomography from measurement records of any
+qphys device.
 
 Examples:
     >>> from qphys.nqs import RBM, VMC, chain, transverse_field_ising
