@@ -10,15 +10,17 @@
    the final state (enumeration of the 2^20 amplitudes, no Monte Carlo noise); ms/iteration is
    the wall time of the 300 iterations (after a 10-iteration warm-up that absorbs JAX's
    compilation).
-2. 2D Heisenberg 6x6 PBC: translation-symmetric RBM, energy per site (S·S units) against the exact
+2. Heisenberg N=20, RBM α=1 at twice the iterations (600, lr annealed over the second half), three
+   seeds, qphys only, CPU time (``--parts long``).
+3. 2D Heisenberg 6x6 PBC: translation-symmetric RBM, energy per site (S·S units) against the exact
    −0.678872, from a final 16128-sample estimate.
-3. Tomography of 8-qubit GHZ and W states from 10^4 shots per basis (torch.qubit): positive RBM
+4. Tomography of 8-qubit GHZ and W states from 10^4 shots per basis (torch.qubit): positive RBM
    on the Z basis, amplitude+phase RBMs on Z + adjacent XX/XY bases; fidelity to the exact state;
    Pauli-word estimates against classical shadows from the same total number of shots; GHZ on
    ``ibm.fake_kolkata`` (noise model of the real device) with the fidelity to the noiseless state.
 
 Run (the lock keeps the timings clean): ``flock /work/heavy.lock .venv/bin/python benchmarks/nqs.py``
-(parts: ``--parts chains,square,tomography``; ``--quick`` runs a few-second smoke version and
+(parts: ``--parts chains,long,square,tomography``; ``--quick`` runs a few-second smoke version and
 only prints).
 """
 
@@ -51,6 +53,7 @@ from qphys.nqs import (  # noqa: E402
     SR,
     VMC,
     AmplitudePhase,
+    Anneal,
     SymmetricRBM,
     chain,
     heisenberg,
@@ -79,9 +82,14 @@ NOTES = {
         "zero-magnetisation sector (NetKet: total_sz=0, MetropolisExchange on the chain's bonds). NetKet: its "
         "tutorial settings (16 chains x 63 samples, 5 discarded, SR diag_shift 0.01, CG solver). qphys: defaults "
         "(1008 chains x 1 sample per iteration, one sweep between samples; SR with diagonal shift 0.1 -> 0.001 "
-        "and a natural-metric step limit; Cholesky solve); 'NetKet's SR settings' = constant shift 0.01, no "
-        "step limit. Relative error = exact variational energy of the final state (all 2^20 amplitudes, in the "
+        "and a natural-metric step limit; Cholesky solve); 'lr annealed' = the same with "
+        "SR(lr_schedule=Anneal(150, 300)): lr 0.05 decaying geometrically to 0.005 over iterations 150-300; "
+        "'NetKet's SR settings' = constant shift 0.01, no step limit. Relative error = exact variational energy of the final state (all 2^20 amplitudes, in the "
         "sampled sector). ms/iteration = wall time of iterations 11-300."
+    ),
+    "long": (
+        "qphys only, one torch thread: RBM α=1, 1008 samples, SR lr 0.05 with Anneal(300, 600) (decaying to 0.005 "
+        "over the second half), three seeds; CPU time (process time), as the run need not hold the lock."
     ),
     "square": "one torch thread; energy per site from a final 16128-sample Monte Carlo estimate (blocking error).",
     "tomography": (
@@ -110,13 +118,18 @@ def _exact_variational_energy(rbm, model: str, n: int) -> float:
     return float(np.real(np.vdot(psi, _sparse(model, n) @ psi)))
 
 
-def run_qphys(model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = False, seed: int = 0) -> dict:
+def run_qphys(
+    model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = False, anneal: bool = False, seed: int = 0
+) -> dict:
     h, _ = _hamiltonian(model, n)
     exact = EXACT.get((model, n)) or h.ground_state_energy()
     rbm = RBM(n, alpha=alpha, seed=seed)
-    sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None) if netket_sr else SR(lr=LR)
+    if netket_sr:
+        sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None)
+    else:
+        sr = SR(lr=LR, lr_schedule=Anneal(iters // 2, iters) if anneal else None)
     vmc = VMC(h, rbm, optimizer=sr, n_samples=SAMPLES, seed=seed + 1)
-    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else "")
+    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else " (lr annealed)" if anneal else "")
     warm = min(10, iters)
     try:
         vmc.run(warm, progress=False)
@@ -172,7 +185,8 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     cases = [("tfim", 1), ("heisenberg", 1)] if quick else [("tfim", 1), ("tfim", 2), ("heisenberg", 1), ("heisenberg", 2)]
     rows = []
     for model, alpha in cases:
-        for runner in (run_netket, run_qphys, lambda *a: run_qphys(*a, netket_sr=True)):
+        runners = (run_netket, run_qphys, lambda *a: run_qphys(*a, anneal=True), lambda *a: run_qphys(*a, netket_sr=True))
+        for runner in runners:
             res = runner(model, n, alpha, iters)
             rows.append(res)
             outcome = (f"diverged at iteration {res['diverged_at']}" if "diverged_at" in res else
@@ -181,7 +195,7 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     md_rows = []
     for r in rows:
         ok = ""
-        if r["impl"] == "qphys" and not quick:
+        if r["impl"] in ("qphys", "qphys (lr annealed)") and not quick:
             target = {"tfim": 1e-4, "heisenberg": 2e-4}[r["model"]]
             nk_row = next(x for x in rows if x["impl"].startswith("NetKet") and x["model"] == r["model"]
                           and x["alpha"] == r["alpha"])
@@ -196,12 +210,37 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     return rows, md
 
 
-def square_part(quick: bool) -> tuple[dict, str]:
-    side, alpha, iters = (4, 1, 30) if quick else (6, 4, 600)
+def long_part(quick: bool) -> tuple[list[dict], str]:
+    """Heisenberg N=20, RBM α=1, twice the iterations (600), lr annealed over the second half, 3 seeds."""
+    n, iters, seeds = (8, 40, (0,)) if quick else (20, 600, (0, 1, 2))
+    rows = []
+    for seed in seeds:
+        h, sector = _hamiltonian("heisenberg", n)
+        exact = EXACT.get(("heisenberg", n)) or h.ground_state_energy()
+        rbm = RBM(n, alpha=1, seed=seed)
+        vmc = VMC(h, rbm, optimizer=SR(lr=LR, lr_schedule=Anneal(iters // 2, iters)), n_samples=SAMPLES, seed=seed + 1)
+        cpu = time.process_time()
+        vmc.run(iters, progress=False)
+        cpu = time.process_time() - cpu
+        energy = _exact_variational_energy(rbm, "heisenberg", n)
+        rows.append({"seed": seed, "iters": iters, "rel_error": abs((energy - exact) / exact), "cpu_ms_per_iter": 1e3 * cpu / iters})
+        print(f"   heisenberg N={n} α=1 seed {seed}, {iters} iterations annealed: rel. error {rows[-1]['rel_error']:.2e}, "
+              f"{rows[-1]['cpu_ms_per_iter']:.1f} CPU ms/iteration", flush=True)
+    md = table(
+        ["seed", "iterations", "relative error (exact, final state)", "CPU ms / iteration", "≤ 2e-4"],
+        [[r["seed"], r["iters"], f"{r['rel_error']:.2e}", f"{r['cpu_ms_per_iter']:.1f}", "yes" if r["rel_error"] <= 2e-4 else "NO"]
+         for r in rows],
+    )
+    return rows, md
+
+
+def square_part(quick: bool, iters: int | None = None) -> tuple[dict, str]:
+    side, alpha, default_iters = (4, 1, 30) if quick else (6, 4, 1000)
+    iters = iters or default_iters
     lat = square(side)
     h = heisenberg(lat, marshall_sign=True)
     model = SymmetricRBM(lat, alpha=alpha, seed=0)
-    vmc = VMC(h, model, n_samples=SAMPLES, seed=1)
+    vmc = VMC(h, model, optimizer=SR(lr=LR, lr_schedule=Anneal(iters // 2, iters)), n_samples=SAMPLES, seed=1)
     t0 = time.perf_counter()
     vmc.run(iters, progress=False)
     seconds = time.perf_counter() - t0
@@ -217,7 +256,8 @@ def square_part(quick: bool) -> tuple[dict, str]:
           + f", {res['ms_per_iter']:.0f} ms/iteration ({seconds:.0f} s)", flush=True)
     md = table(
         ["lattice", "ansatz", "iterations", "E / site (S·S)", "exact", "relative error", "time"],
-        [[f"{side}x{side} PBC", f"SymmetricRBM α={alpha}, {sum(p.numel() for p in model.parameters())} params",
+        [[f"{side}x{side} PBC", f"SymmetricRBM α={alpha}, {sum(p.numel() for p in model.parameters())} params, "
+          f"SR lr 0.05 annealed to 0.005 over the second half",
           iters, f"{per_site:.6f} ± {err:.1e}", f"{SQUARE_EXACT_PER_SITE}",
           f"{res.get('rel_error', float('nan')):.2e}", f"{res['ms_per_iter']:.0f} ms/it, {seconds:.0f} s"]],
     )
@@ -312,7 +352,8 @@ def tomography_part(quick: bool) -> tuple[list[dict], str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small systems, print only")
-    ap.add_argument("--parts", default="chains,square,tomography")
+    ap.add_argument("--parts", default="chains,long,square,tomography")
+    ap.add_argument("--square-iters", type=int, default=None, help="iterations of the 6x6 run (default 1000)")
     ap.add_argument("--json", type=Path, default=None, help="write raw results here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -322,9 +363,13 @@ def main(argv=None) -> int:
         print("== 1D chains: qphys.nqs vs NetKet ==", flush=True)
         results["chains"], md = chains_part(args.quick)
         sections["chains"] = ("1D chains N=20 PBC, side by side with NetKet", md)
+    if "long" in parts:
+        print("== 1D Heisenberg, 600 iterations ==", flush=True)
+        results["long"], md = long_part(args.quick)
+        sections["long"] = ("1D Heisenberg N=20, RBM α=1, 600 iterations (lr annealed)", md)
     if "square" in parts:
         print("== 2D Heisenberg ==", flush=True)
-        results["square"], md = square_part(args.quick)
+        results["square"], md = square_part(args.quick, args.square_iters)
         sections["square"] = ("2D Heisenberg 6x6 PBC (Marshall sign, zero magnetisation)", md)
     if "tomography" in parts:
         print("== neural tomography ==", flush=True)

@@ -7,6 +7,8 @@ sparse Lanczos, and plots the convergence.
 
     .venv/bin/python examples/nqs_ground_state.py                       # TFIM N=20, α=1, 300 iterations
     .venv/bin/python examples/nqs_ground_state.py --model heisenberg --alpha 2
+    .venv/bin/python examples/nqs_ground_state.py --model heisenberg --anneal   # lr decays over the 2nd half
+    .venv/bin/python examples/nqs_ground_state.py --ansatz cnn          # translation-invariant CNN
     .venv/bin/python examples/nqs_ground_state.py --quick               # N=8, 60 iterations, seconds
 
 The last line printed is ``relative error <value>`` (exact variational energy of the final state).
@@ -21,7 +23,18 @@ from pathlib import Path
 
 import torch
 
-from qphys.nqs import RBM, VMC, chain, heisenberg, transverse_field_ising, variational_energy
+from qphys.nqs import (
+    CNN,
+    RBM,
+    SR,
+    VMC,
+    Anneal,
+    SymmetricRBM,
+    chain,
+    heisenberg,
+    transverse_field_ising,
+    variational_energy,
+)
 from qphys.nqs.plots import energy_convergence
 
 
@@ -29,7 +42,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=["tfim", "heisenberg"], default="tfim")
     ap.add_argument("--sites", type=int, default=20)
-    ap.add_argument("--alpha", type=int, default=1)
+    ap.add_argument("--alpha", type=int, default=1, help="hidden-unit density (RBMs) / channels (CNN: alpha x 4)")
+    ap.add_argument("--ansatz", choices=["rbm", "symmetric", "cnn"], default="rbm")
+    ap.add_argument("--anneal", action="store_true", help="SR learning rate decays 10x over the second half")
     ap.add_argument("--iters", type=int, default=300)
     ap.add_argument("--samples", type=int, default=1008)
     ap.add_argument("--seed", type=int, default=0)
@@ -47,9 +62,15 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     exact = h.ground_state_energy()
     print(f"{args.model}, N={args.sites}: exact ground-state energy {exact:.10f} (Lanczos, {time.perf_counter() - t0:.1f} s)")
-    model = RBM(args.sites, alpha=args.alpha, seed=args.seed)
-    vmc = VMC(h, model, n_samples=args.samples, seed=args.seed + 1)
-    print(f"RBM α={args.alpha} ({sum(p.numel() for p in model.parameters())} parameters), sampler: {vmc.sampler}")
+    if args.ansatz == "rbm":
+        model = RBM(args.sites, alpha=args.alpha, seed=args.seed)
+    elif args.ansatz == "symmetric":
+        model = SymmetricRBM(lattice, alpha=args.alpha, seed=args.seed)
+    else:
+        model = CNN(lattice, channels=(4 * args.alpha, 4 * args.alpha), seed=args.seed)
+    sr = SR(lr_schedule=Anneal(args.iters // 2, args.iters) if args.anneal else None)
+    vmc = VMC(h, model, optimizer=sr, n_samples=args.samples, seed=args.seed + 1)
+    print(f"{type(model).__name__} α={args.alpha} ({sum(p.numel() for p in model.parameters())} parameters), sampler: {vmc.sampler}")
     t0 = time.perf_counter()
     history = vmc.run(args.iters, progress=not args.quick)
     seconds = time.perf_counter() - t0
@@ -60,7 +81,7 @@ def main(argv=None) -> int:
     print(f"Monte Carlo energy {final.mean:.6f} ± {final.error:.1e} (variance {final.variance:.2e})")
     print(f"exact variational energy {energy:.8f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    fig = energy_convergence(history, exact=exact, title=f"{args.model} N={args.sites}, RBM α={args.alpha}")
+    fig = energy_convergence(history, exact=exact, title=f"{args.model} N={args.sites}, {type(model).__name__} α={args.alpha}")
     fig.savefig(args.out / f"{args.model}_N{args.sites}_alpha{args.alpha}.png", dpi=120)
     (args.out / f"{args.model}_N{args.sites}_alpha{args.alpha}.json").write_text(
         json.dumps({"exact": exact, "variational_energy": energy, "relative_error": rel, "history": history.to_dict()})

@@ -1,8 +1,9 @@
 """Neural-network quantum states: Hamiltonians, ansätze, samplers, VMC with SR, neural tomography.
 
 Machine learning for quantum matter on torch (CPU or CUDA): Carleo & Troyer's RBM wave functions
-trained by variational Monte Carlo with stochastic reconfiguration, and Torlai et al.'s neural
-quantum-state tomography from measurement records of any qphys device.
+(and translation-symmetric RBMs and CNNs) trained by variational Monte Carlo with stochastic
+reconfiguration, and Torlai et al.'s neural quantum-state tomography from measurement records of any
+qphys device.
 
 Examples:
     >>> from qphys.nqs import RBM, VMC, chain, transverse_field_ising
@@ -14,12 +15,13 @@ Examples:
 """
 
 from qphys.nqs.ansatz import RBM, AmplitudePhase, Ansatz, Autoregressive, SymmetricRBM, log_cosh
+from qphys.nqs.cnn import CNN
 from qphys.nqs.estimators import energy_gradient, expect, local_values, log_derivatives
 from qphys.nqs.exact import all_configurations, fidelity, state_vector, variational_energy
 from qphys.nqs.hamiltonians import heisenberg, j1_j2, transverse_field_ising
 from qphys.nqs.lattice import Lattice, chain, square
 from qphys.nqs.operator import PauliOperator
-from qphys.nqs.optim import SR, minsr
+from qphys.nqs.optim import SR, Anneal, minsr
 from qphys.nqs.sampler import DirectSampler, ExactSampler, MetropolisSampler, Samples
 from qphys.nqs.stats import Stats, blocking_error, integrated_autocorrelation_time, split_rhat, statistics
 from qphys.nqs.vmc import VMC, History
@@ -27,6 +29,7 @@ from qphys.nqs.vmc import VMC, History
 __all__ = [
     "RBM",
     "SymmetricRBM",
+    "CNN",
     "Autoregressive",
     "AmplitudePhase",
     "Ansatz",
@@ -47,6 +50,7 @@ __all__ = [
     "energy_gradient",
     "expect",
     "SR",
+    "Anneal",
     "minsr",
     "VMC",
     "History",

@@ -183,6 +183,14 @@ class Ansatz(nn.Module):
         row = torch.arange(b, device=sigma.device).repeat_interleave(f)
         return self.log_ratio(sigma, sites.repeat(b, 1), cache, row).reshape(b, f)
 
+    def analytic_log_derivatives(self, sigma: torch.Tensor) -> torch.Tensor | None:
+        """``∂ log ψ(σ)/∂p`` per sample in closed form, or ``None`` when there is none.
+
+        Returns ``(B, n_params)`` ordered as ``named_parameters()`` (complex for complex ansätze, as
+        :func:`~qphys.nqs.estimators.log_derivatives`); ``None`` makes that function use ``torch.func``.
+        """
+        return None
+
     def propose(self, sigma: torch.Tensor, sites: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
         """A Metropolis proposal: flip ``sites`` (``(B, K)``, no padding) of every row of ``sigma``.
 
@@ -271,6 +279,32 @@ class RBM(Ansatz):
         if a is not None:
             out = out + s @ a
         return out
+
+    def _flat_derivatives(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Concatenate per-parameter derivatives ``(B, numel)`` in parameter order.
+
+        Complex parameters are stored as (real, imaginary) pairs: ``∂/∂Re p = O``, ``∂/∂Im p = i O``.
+        """
+        cols = []
+        for name, _ in self.named_parameters():
+            d = parts[name]
+            cols.append(torch.stack([d, 1j * d], dim=-1).flatten(1) if self.is_complex else d)
+        return torch.cat(cols, dim=1)
+
+    def analytic_log_derivatives(self, sigma: torch.Tensor) -> torch.Tensor:
+        """``[σ_i, tanh θ_j, tanh θ_j σ_i]`` per sample (``θ = b + Wσ``).
+
+        Examples:
+            >>> rbm = RBM(2, seed=0)
+            >>> rbm.analytic_log_derivatives(torch.tensor([[1.0, -1.0]])).shape
+            torch.Size([1, 8])
+        """
+        with torch.no_grad():
+            _, b, W = self.weights()
+            s = sigma.to(b.dtype)
+            t = torch.tanh(self._theta(s, b, W))
+            parts = {"a": s, "b": t, "W": (t[:, :, None] * s[:, None, :]).flatten(1)}
+            return self._flat_derivatives(parts)
 
     # ---- cached single/multi-flip ratios --------------------------------------------------------
 
@@ -389,6 +423,7 @@ class SymmetricRBM(RBM):
         self.is_complex = bool(complex)
         self.visible_bias = True
         # W[(f, t), j] = w[f, T_t^{-1}(j)]
+        self.register_buffer("perms", perms, persistent=False)
         self.register_buffer("inverse", torch.argsort(perms, dim=1), persistent=False)
         self._init(init_std, dtype, _generator(seed))
 
@@ -399,6 +434,16 @@ class SymmetricRBM(RBM):
         a, b, w = self._param("a"), self._param("b"), self._param("W")
         big_w = w[:, self.inverse].reshape(self.alpha * self._n_trans, self.n_sites)
         return a.expand(self.n_sites), b.repeat_interleave(self._n_trans), big_w
+
+    def analytic_log_derivatives(self, sigma: torch.Tensor) -> torch.Tensor:
+        """``∂/∂w_{f,i} = Σ_t tanh θ_{f,t} σ_{T_t(i)}``, ``∂/∂b_f = Σ_t tanh θ_{f,t}``, ``∂/∂a = Σ_i σ_i``."""
+        with torch.no_grad():
+            _, b, W = self.weights()
+            s = sigma.to(b.dtype)
+            t = torch.tanh(self._theta(s, b, W)).reshape(s.shape[0], self.alpha, self._n_trans)
+            dw = torch.einsum("bft,bti->bfi", t, s[:, self.perms]).flatten(1)
+            parts = {"a": s.sum(-1, keepdim=True), "b": t.sum(-1), "W": dw}
+            return self._flat_derivatives(parts)
 
 
 class _MaskedLinear(nn.Linear):

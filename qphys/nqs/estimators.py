@@ -96,11 +96,15 @@ def _param_dict(model: Ansatz) -> dict[str, torch.Tensor]:
     return {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
 
 
-def log_derivatives(model: Ansatz, sigma: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+def log_derivatives(
+    model: Ansatz, sigma: torch.Tensor, *, chunk_size: int | None = None, analytic: bool = True
+) -> torch.Tensor:
     """Per-sample ``∂ log ψ(σ)/∂p`` for every trainable parameter, flattened: ``(B, n_params)``.
 
     Real for real ansätze, complex (``∂Re log ψ + i ∂Im log ψ`` per real parameter) otherwise.
-    Parameters are ordered as ``model.named_parameters()``.
+    Parameters are ordered as ``model.named_parameters()``. The ansatz's closed form
+    (:meth:`~qphys.nqs.ansatz.Ansatz.analytic_log_derivatives`, the RBMs) is used when it has one
+    and every parameter is trainable (``analytic=False`` forces ``torch.func``).
 
     Examples:
         >>> from qphys.nqs.ansatz import RBM
@@ -109,9 +113,13 @@ def log_derivatives(model: Ansatz, sigma: torch.Tensor, *, chunk_size: int | Non
         >>> log_derivatives(rbm, s)[0, :3].tolist()  # ∂/∂a_i = σ_i
         [1.0, -1.0, 1.0]
     """
+    sigma = sigma.to(model.dtype)
+    if analytic and all(p.requires_grad for p in model.parameters()):
+        closed = model.analytic_log_derivatives(sigma)
+        if closed is not None:
+            return closed
     params = _param_dict(model)
     names = list(params)
-    sigma = sigma.to(model.dtype)
 
     def single(p, s):
         out = functional_call(model, p, (s[None],))[0]

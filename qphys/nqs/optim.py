@@ -3,9 +3,23 @@
 With per-sample log-derivatives ``O`` (``B x P``) and local energies, SR solves
 ``(S + λ I) δ = g`` with ``S = Re <ΔO^* ΔO>`` (the quantum geometric tensor) and the energy gradient
 ``g = 2 Re <ΔO^* ΔE_loc>`` (NetKet's conventions, so the same learning rate means the same step),
-then moves the parameters by ``-lr δ``. The solve runs in parameter space (``P x P`` Cholesky) or,
-when there are fewer samples than parameters, in sample space (minSR, Chen & Heyl 2024:
-``δ = Õ^T (Õ Õ^T + λ)^{-1} ẽ``, the same vector by the push-through identity, at ``O(B²P)``).
+then moves the parameters by ``-lr δ``. Three solvers:
+
+- ``"cholesky"``: form ``S`` (``B P²``) and factorise it (``P³/3``) — exact, best for few parameters;
+- ``"minsr"``: the same vector from sample space (Chen & Heyl 2024:
+  ``δ = Õ^T (Õ Õ^T + λ)^{-1} ẽ`` by the push-through identity, ``B² P + B³/3``) — for parameters
+  ≫ samples;
+- ``"cg"``: matrix-free conjugate gradient, ``S`` never formed: each iteration applies
+  ``v ↦ Õ^T (Õ v) + λ v`` (a Jacobian-vector and a vector-Jacobian product, ``4 B P`` flops),
+  Jacobi-preconditioned and warm-started from the previous iteration's solution (as NetKet's SR
+  does) — for many parameters, where forming ``S`` dominates an iteration.
+
+``"auto"`` (the default) solves densely in the smaller space (Cholesky when parameters are fewer
+than samples, minSR when they are more) while that space has at most ``dense_limit`` (4096)
+dimensions, and by CG beyond. Dense solves win below that on a CPU: with the late diagonal shift
+``λ = 10⁻³`` the spectrum of ``S`` is flat (an RBM with 860 parameters has ~250 eigenvalues above
+``λ``), so CG needs hundreds of matrix-vector products, each memory-bound; forming ``S`` is one
+GEMM at full speed and :func:`gram` computes only its lower triangle.
 
 Robust defaults, so that the benchmark systems converge without tuning:
 
@@ -31,6 +45,7 @@ Examples:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,7 +53,7 @@ import torch
 from qphys.errors import ConfigError
 from qphys.nqs.estimators import centered, realify
 
-_SOLVERS = ("auto", "cholesky", "minsr")
+_SOLVERS = ("auto", "cholesky", "minsr", "cg")
 
 
 @dataclass
@@ -51,11 +66,19 @@ class SR:
         diag_shift_start: initial shift; ``λ(t) = diag_shift + (start - diag_shift) e^{-t/decay}``.
         diag_shift_decay: decay time in iterations.
         max_step: largest Fubini-Study step ``lr sqrt(δ^T S δ)`` per iteration (``None``: no limit).
-        solver: ``"cholesky"`` (parameter space), ``"minsr"`` (sample space) or ``"auto"`` (the
-            smaller of the two).
+        solver: ``"cholesky"`` (parameter space), ``"minsr"`` (sample space), ``"cg"`` (matrix-free
+            conjugate gradient) or ``"auto"`` (see the module docstring).
+        dense_limit: ``"auto"`` solves densely (in the smaller space) when ``min(samples,
+            parameters)`` is at most this, else by CG.
+        cg_tol: CG stops when ``|residual| <= cg_tol |g|``.
+        cg_maxiter: CG iteration cap.
+        lr_schedule: multiplier of ``lr`` as a function of the iteration (e.g. :class:`Anneal`);
+            ``None``: constant. Annealing the rate at the end of a run averages out the Monte Carlo
+            noise of the last steps (1D Heisenberg N=20, RBM α=1, 300 iterations, three seeds:
+            relative error 2.7–3.5e-4 at a constant 0.05, 1.95–2.2e-4 with ``Anneal(150, 300)``).
 
     Raises:
-        ConfigError: a non-positive rate or shift, or an unknown solver.
+        ConfigError: a non-positive rate, shift or tolerance, or an unknown solver.
     """
 
     lr: float = 0.05
@@ -64,16 +87,27 @@ class SR:
     diag_shift_decay: float = 30.0
     max_step: float | None = 0.1
     solver: str = "auto"
+    dense_limit: int = 4096
+    cg_tol: float = 1e-6
+    cg_maxiter: int = 500
+    lr_schedule: Callable[[int], float] | None = None
 
     def __post_init__(self):
-        for name in ("lr", "diag_shift", "diag_shift_start", "diag_shift_decay"):
+        for name in ("lr", "diag_shift", "diag_shift_start", "diag_shift_decay", "cg_tol"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"SR {name} must be a positive number, got {value!r}")
+        for name in ("dense_limit", "cg_maxiter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"SR {name} must be a positive integer, got {value!r}")
         if self.max_step is not None and not self.max_step > 0:
             raise ConfigError(f"SR max_step must be positive or None, got {self.max_step!r}")
         if self.solver not in _SOLVERS:
             raise ConfigError(f"SR solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
+        if self.lr_schedule is not None and not callable(self.lr_schedule):
+            raise ConfigError(f"SR lr_schedule must be a callable step -> multiplier, got {self.lr_schedule!r}")
+        self._x0: torch.Tensor | None = None
 
     def shift(self, step: int) -> float:
         """The diagonal shift at iteration ``step``.
@@ -84,6 +118,30 @@ class SR:
         """
         return self.diag_shift + (self.diag_shift_start - self.diag_shift) * math.exp(-step / self.diag_shift_decay)
 
+    def learning_rate(self, step: int) -> float:
+        """The learning rate at iteration ``step`` (``lr`` times the schedule's multiplier).
+
+        Examples:
+            >>> sr = SR(lr=0.05, lr_schedule=Anneal(start=100, stop=200, factor=0.1))
+            >>> round(sr.learning_rate(0), 4), round(sr.learning_rate(150), 4), round(sr.learning_rate(500), 4)
+            (0.05, 0.0158, 0.005)
+        """
+        return self.lr if self.lr_schedule is None else self.lr * float(self.lr_schedule(step))
+
+    def choose_solver(self, n_samples: int, n_params: int) -> str:
+        """The solver ``"auto"`` picks for ``n_samples`` (real rows of ``Õ``) and ``n_params``.
+
+        Examples:
+            >>> sr = SR()
+            >>> sr.choose_solver(1008, 860), sr.choose_solver(1008, 20000), sr.choose_solver(8192, 20000)
+            ('cholesky', 'minsr', 'cg')
+        """
+        if self.solver != "auto":
+            return self.solver
+        if min(n_samples, n_params) <= self.dense_limit:
+            return "cholesky" if n_params <= n_samples else "minsr"
+        return "cg"
+
     def direction(self, o: torch.Tensor, e_loc: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
         """The update ``Δp`` (to add to the parameters) and diagnostics.
 
@@ -93,41 +151,168 @@ class SR:
             step: iteration number (for the shift schedule).
 
         Returns:
-            ``(update, info)`` with ``info`` holding ``shift``, ``grad_norm`` and ``step_norm``
-            (the Fubini-Study length of the step before clipping).
+            ``(update, info)`` with ``info`` holding ``shift``, ``grad_norm``, ``step_norm``
+            (the Fubini-Study length of the step before clipping), ``solver`` and, for CG,
+            ``cg_iterations`` and ``cg_residual`` (relative).
         """
         oc, ec = realify(*centered(o, e_loc))
         ec = ec.to(oc.dtype)
         n, p = oc.shape
         lam = self.shift(step)
         grad = 2.0 * (oc.T @ ec)
-        solver = self.solver
-        if solver == "auto":
-            solver = "minsr" if n < p else "cholesky"
+        solver = self.choose_solver(n, p)
+        info: dict = {"shift": lam, "grad_norm": float(grad.norm()), "solver": solver}
         if solver == "minsr":
-            t = oc @ oc.T
+            t = gram(oc.T)
             t.diagonal().add_(lam)
             delta = oc.T @ _spd_solve(t, 2.0 * ec)
+        elif solver == "cg":
+            x0 = self._x0 if self._x0 is not None and self._x0.shape == grad.shape else None
+            delta, iters, residual = conjugate_gradient(oc, lam, grad, x0=x0, tol=self.cg_tol, maxiter=self.cg_maxiter)
+            self._x0 = delta
+            info.update(cg_iterations=iters, cg_residual=residual)
         else:
-            s = oc.T @ oc
+            s = gram(oc)
             s.diagonal().add_(lam)
             delta = _spd_solve(s, grad)
         s_delta = oc @ delta  # ||δ||_S² = |Õ δ|²
         metric = float(s_delta @ s_delta)
-        length = self.lr * math.sqrt(max(metric, 0.0))
-        scale = self.lr
+        lr = self.learning_rate(step)
+        length = lr * math.sqrt(max(metric, 0.0))
+        scale = lr
         if self.max_step is not None and length > self.max_step:
             scale *= self.max_step / length
-        info = {"shift": lam, "grad_norm": float(grad.norm()), "step_norm": length}
+        info["step_norm"] = length
+        info["lr"] = lr
         return -scale * delta, info
 
 
+@dataclass(frozen=True)
+class Anneal:
+    """A learning-rate multiplier: 1 until ``start``, geometric decay to ``factor`` at ``stop``, then held.
+
+    Args:
+        start: first iteration of the decay.
+        stop: iteration at which the multiplier reaches ``factor``.
+        factor: final multiplier, in ``(0, 1]``.
+
+    Raises:
+        ConfigError: ``stop <= start``, a negative ``start`` or a factor outside ``(0, 1]``.
+
+    Examples:
+        >>> schedule = Anneal(start=150, stop=300)
+        >>> [round(schedule(t), 3) for t in (0, 150, 225, 300, 400)]
+        [1.0, 1.0, 0.316, 0.1, 0.1]
+    """
+
+    start: int
+    stop: int
+    factor: float = 0.1
+
+    def __post_init__(self):
+        if not (0 <= self.start < self.stop):
+            raise ConfigError(f"Anneal needs 0 <= start < stop, got start={self.start!r}, stop={self.stop!r}")
+        if not (isinstance(self.factor, (int, float)) and 0 < self.factor <= 1):
+            raise ConfigError(f"Anneal factor must be in (0, 1], got {self.factor!r}")
+
+    def __call__(self, step: int) -> float:
+        t = min(max((step - self.start) / (self.stop - self.start), 0.0), 1.0)
+        return self.factor**t
+
+
+def conjugate_gradient(
+    o: torch.Tensor,
+    shift: float,
+    b: torch.Tensor,
+    *,
+    x0: torch.Tensor | None = None,
+    tol: float = 1e-6,
+    maxiter: int = 500,
+) -> tuple[torch.Tensor, int, float]:
+    """Solve ``(o^T o + shift I) x = b`` by Jacobi-preconditioned conjugate gradient, matrix-free.
+
+    ``o^T o`` is never formed: each iteration costs one product with ``o`` and one with ``o^T``.
+
+    Args:
+        o: real matrix ``(B, P)`` (centred, scaled log-derivatives).
+        shift: positive diagonal shift.
+        b: right-hand side ``(P,)``.
+        x0: initial guess (default zero).
+        tol: stop when ``|b - A x| <= tol |b|``.
+        maxiter: iteration cap.
+
+    Returns:
+        ``(x, iterations, relative residual)``.
+
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> o = torch.randn(30, 12, dtype=torch.float64, generator=g)
+        >>> b = torch.randn(12, dtype=torch.float64, generator=g)
+        >>> x, _, _ = conjugate_gradient(o, 0.1, b, tol=1e-12)
+        >>> torch.allclose((o.T @ o + 0.1 * torch.eye(12, dtype=torch.float64)) @ x, b)
+        True
+    """
+
+    def apply(v: torch.Tensor) -> torch.Tensor:
+        return torch.addmv(v, o.T, o @ v, beta=shift)
+
+    inv_diag = 1.0 / (o.square().sum(0) + shift)
+    b_norm = float(b.norm())
+    if b_norm == 0.0:
+        return torch.zeros_like(b), 0, 0.0
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b - apply(x) if x0 is not None else b.clone()
+    z = inv_diag * r
+    p = z.clone()
+    rz = torch.dot(r, z)
+    threshold = (tol * b_norm) ** 2
+    iterations = 0
+    r_sq = float(torch.dot(r, r))
+    while r_sq > threshold and iterations < maxiter:
+        q = apply(p)
+        step = rz / torch.dot(p, q)
+        x.add_(step * p)
+        r.sub_(step * q)
+        z = inv_diag * r
+        rz_new = torch.dot(r, z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+        iterations += 1
+        r_sq = float(torch.dot(r, r))
+    return x, iterations, math.sqrt(r_sq) / b_norm
+
+
+def gram(o: torch.Tensor, block: int = 128) -> torch.Tensor:
+    """The lower triangle of ``o^T o`` (``(P, P)``), block by block: about half the flops of one GEMM.
+
+    The strictly upper triangle is left unspecified: Cholesky reads the lower one only
+    (:func:`_spd_solve` mirrors it before any other use).
+
+    Examples:
+        >>> o = torch.randn(50, 300, dtype=torch.float64)
+        >>> torch.allclose(gram(o).tril(), (o.T @ o).tril())
+        True
+    """
+    p = o.shape[1]
+    if p <= 2 * block:
+        return o.T @ o
+    out = torch.empty(p, p, dtype=o.dtype, device=o.device)
+    for start in range(0, p, block):
+        stop = min(start + block, p)
+        out[start:stop, :stop] = o[:, start:stop].T @ o[:, :stop]
+    return out
+
+
 def _spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Solve ``a x = b`` for symmetric positive definite ``a`` (Cholesky; LU if it is not, numerically)."""
+    """Solve ``a x = b`` for symmetric positive definite ``a`` given by its lower triangle.
+
+    Cholesky; LU on the mirrored matrix if it is not positive definite numerically.
+    """
     chol, info = torch.linalg.cholesky_ex(a)
     if int(info) == 0:
         return torch.cholesky_solve(b[:, None], chol)[:, 0]
-    return torch.linalg.solve(a, b)
+    lower = a.tril()
+    return torch.linalg.solve(lower + lower.tril(-1).mT, b)
 
 
 def minsr(**kwargs) -> SR:

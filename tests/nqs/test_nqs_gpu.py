@@ -26,3 +26,21 @@ def test_metropolis_and_vmc_run_on_cuda():
     vmc = VMC(h, model, sampler, n_samples=2048)
     history = vmc.run(30, progress=False)
     assert history.energy[-1] < history.energy[0]
+
+
+def test_cnn_and_cg_sr_on_cuda_match_cpu():
+    from qphys.nqs import CNN, SR, square
+
+    lat = square(4)
+    h = heisenberg(lat, marshall_sign=True)
+    cpu = CNN(lat, channels=(4, 2), init_std=0.3, seed=0)
+    gpu = CNN(lat, channels=(4, 2), init_std=0.3, seed=0).cuda()
+    sigma = 1.0 - 2.0 * torch.randint(0, 2, (32, 16), generator=torch.Generator().manual_seed(0)).double()
+    torch.testing.assert_close(gpu(sigma.cuda()).cpu(), cpu(sigma))
+    torch.testing.assert_close(local_values(h, gpu, sigma.cuda()).cpu(), local_values(h, cpu, sigma))
+    o_gpu, o_cpu = log_derivatives(gpu, sigma.cuda()), log_derivatives(cpu, sigma)
+    torch.testing.assert_close(o_gpu.cpu(), o_cpu)
+    e = local_values(h, cpu, sigma)
+    sr = SR(solver="cg", cg_tol=1e-12, diag_shift_start=0.01)
+    dense = SR(solver="cholesky", diag_shift_start=0.01)
+    torch.testing.assert_close(sr.direction(o_gpu, e.cuda(), 0)[0].cpu(), dense.direction(o_cpu, e, 0)[0])
