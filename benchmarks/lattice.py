@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -46,26 +47,32 @@ from qphys.lattice import (  # noqa: E402
 from qphys.lattice.pretrained import (  # noqa: E402
     PHI4_L8_RECIPE,
     U1_L8_RECIPE,
-    batch_schedule,
+    load_flow,
     make_action,
-    make_flow,
     save_flow,
+    train_recipe,
 )
-from qphys.lattice.train import train_flow  # noqa: E402
 
 OUT = ROOT / "out" / "lattice"
 
 
 def _train(recipe, budget_s, seed, progress, clock="cpu"):
-    torch.manual_seed(seed)
-    flow = make_flow(recipe)
-    t = recipe["train"]
     load0 = os.getloadavg()[0]
-    hist = train_flow(flow, make_action(recipe), steps=t["steps"], batch_size=batch_schedule(t["batch_sizes"]),
-                      lr=t["lr"], seed=seed, progress=progress, max_seconds=budget_s, clock=clock)
-    return flow, hist, {"steps": hist.steps, "budget_s": budget_s, "clock": clock, "planned_steps": t["steps"], "wall_s": round(hist.seconds, 1),
-                        "cpu_s": round(hist.cpu_seconds, 1), "load_before": round(load0, 1),
-                        "load_after": round(os.getloadavg()[0], 1)}
+    flow, hist = train_recipe(recipe, seed=seed, progress=progress, max_seconds=budget_s, clock=clock)
+    return flow, hist, {"steps": hist.steps, "budget_s": budget_s, "clock": clock, "planned_steps": recipe["train"]["steps"],
+                        "wall_s": round(hist.seconds, 1), "cpu_s": round(hist.cpu_seconds, 1),
+                        "load_before": round(load0, 1), "load_after": round(os.getloadavg()[0], 1)}
+
+
+def _load_trained(path, recipe):
+    """A flow trained earlier (``--weights``): its recipe must match the part's; train info from its history."""
+    flow, saved_recipe, h = load_flow(path)
+    if {k: saved_recipe[k] for k in ("theory", "L", "couplings", "flow")} != {k: recipe[k] for k in ("theory", "L", "couplings", "flow")}:
+        raise SystemExit(f"--weights {path}: its recipe {saved_recipe} does not match the part's {recipe}")
+    return flow, None, {"steps": h.get("steps", h["step"][-1] + 1), "budget_s": h["cpu_seconds"], "clock": "cpu",
+                        "planned_steps": saved_recipe["train"]["steps"], "wall_s": round(h["seconds"], 1),
+                        "cpu_s": round(h["cpu_seconds"], 1), "load_before": "?", "load_after": "?",
+                        "weights": str(path), "recipe_train": saved_recipe["train"]}
 
 
 def _tau_row(name, tau, cost_s):
@@ -73,12 +80,16 @@ def _tau_row(name, tau, cost_s):
             "tau_cpu_ms": 1e3 * cost_s * tau.tau}
 
 
-def phi4_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj, save_weights=None):
+def phi4_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj, save_weights=None, weights=None):
     action = make_action(recipe)
     L = recipe["L"]
     V = L * L
-    flow, hist, train_info = _train(recipe, budget_s, seed, progress, clock)
-    if save_weights:
+    if weights is not None:
+        flow, hist, train_info = _load_trained(weights, recipe)
+        recipe = {**recipe, "train": train_info["recipe_train"]}
+    else:
+        flow, hist, train_info = _train(recipe, budget_s, seed, progress, clock)
+    if save_weights and hist is not None:
         save_flow(save_weights, flow, recipe, hist)
     with torch.no_grad():
         x, logq = flow.sample(16384, generator=torch.Generator().manual_seed(seed + 1))
@@ -111,7 +122,7 @@ def phi4_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_tr
             "observables": obs, "tau": taus, "threads": torch.get_num_threads()}
 
 
-def u1_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj):
+def u1_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj, weights=None):
     action = make_action(recipe)
     L, beta = recipe["L"], recipe["couplings"]["beta"]
     measure = {"Q": topological_charge, "P": plaquette_mean}
@@ -119,7 +130,11 @@ def u1_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj
     c0 = time.process_time()
     ref = hmc(action, x0, n_traj=n_traj, n_tune=200, n_therm=300, measure=measure, seed=seed + 3, progress=progress)
     hmc_cost = (time.process_time() - c0) / ((n_traj + 500) * n_chains)
-    flow, hist, train_info = _train(recipe, budget_s, seed, progress, clock)
+    if weights is not None:
+        flow, _, train_info = _load_trained(weights, recipe)
+        recipe = {**recipe, "train": train_info["recipe_train"]}
+    else:
+        flow, _, train_info = _train(recipe, budget_s, seed, progress, clock)
     chain = flow_metropolis(flow, action, n_steps=n_flow, batch_size=4096, measure=measure, seed=seed + 2,
                             progress=progress)
     flow_cost = chain.cpu_seconds / n_flow
@@ -144,11 +159,16 @@ def _fmt(v, e):
 
 def _phi4_md(title, r):
     t = r["train"]
-    lines = [f"**{title}** — flow {r['recipe']['flow']}, batch schedule {r['recipe']['train']['batch_sizes']}, "
-             f"peak lr {r['recipe']['train']['lr']} (cosine), budget {t['budget_s']:.0f} s of {t['clock']} time; "
-             f"trained {t['steps']}/{t['planned_steps']} steps in "
-             f"**{t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU** ({r['threads']} torch threads; 1-min load "
-             f"average {t['load_before']} → {t['load_after']} on 2 cores).",
+    tr = r["recipe"]["train"]
+    ft = tr.get("finetune")
+    stage2 = (f"; then fine-tuned with the {ft['gradient']} gradient, batch {ft['batch']}, peak lr {ft['lr']} "
+              f"(cosine), for {ft['budget_s']:.0f} s of CPU time" if ft else "")
+    how = (f"trained beforehand (1 torch thread, nice, on the shared machine), evaluated from `{t['weights']}`"
+           if "weights" in t else f"{r['threads']} torch threads; 1-min load average {t['load_before']} → "
+           f"{t['load_after']} on 2 cores")
+    lines = [f"**{title}** — flow {r['recipe']['flow']}, batch schedule {tr['batch_sizes']}, "
+             f"peak lr {tr['lr']} (cosine){stage2}; trained {t['steps']} steps in "
+             f"**{t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU** in all ({how}).",
              "",
              f"ESS/N (16384 flow samples) **{r['ess']:.3f}**, independence-Metropolis acceptance "
              f"**{r['acceptance']:.3f}** ({r['flow_steps']} steps); HMC: {r['hmc']['chains']} chains x "
@@ -189,12 +209,13 @@ def write_report():
     for key, title in titles.items():
         if key in parts:
             md.append(_phi4_md(title, parts[key]))
-    if "u1" in parts:
-        r = parts["u1"]
+    for key in sorted(k for k in parts if k.startswith("u1")):
+        r = parts[key]
         t = r["train"]
         p = r["plaquette"]
         md += [f"**U(1) 2D, L={r['recipe']['L']}, β={r['recipe']['couplings']['beta']}** — gauge-equivariant flow "
-               f"{r['recipe']['flow']}, trained {t['steps']} steps in {t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU. "
+               f"{r['recipe']['flow']}, {r['recipe']['train'].get('gradient', 'total')} gradient, trained {t['steps']} steps "
+               f"in {t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU. "
                f"Flow acceptance {r['acceptance']:.3f}, ESS/N {r['ess']:.3f}; HMC {r['hmc']['chains']} chains x "
                f"{r['hmc']['traj']} trajectories ({r['hmc']['leapfrog']} leapfrog steps, acceptance "
                f"{r['hmc']['acceptance']:.3f}, hot start; τ_int(Q) summation window {r['hmc']['window_Q']} "
@@ -223,6 +244,10 @@ def main() -> None:
     ap.add_argument("--hmc-chains", type=int, default=None)
     ap.add_argument("--hmc-traj", type=int, default=None, help="measured HMC trajectories per chain")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--beta", type=float, default=None, help="u1 part: the coupling (default: the recipe's)")
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="evaluate this flow (saved by save_flow, trained earlier with its recorded CPU "
+                         "budget) instead of training one; with --save-weights it becomes the shipped flow")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     progress = not args.no_progress
@@ -240,6 +265,8 @@ def main() -> None:
     sizes = dict(n_flow=1 << 17, n_chains=64, n_traj=4000)
     if args.quick:
         recipe["train"]["steps"], recipe["L"] = 20, 4
+        if "finetune" in recipe["train"]:
+            recipe["train"]["finetune"]["steps"] = 10
         recipe["flow"]["n_layers"] = 2
         sizes = dict(n_flow=2048, n_chains=8, n_traj=50)
     if args.part == "u1" and not args.quick:
@@ -248,14 +275,20 @@ def main() -> None:
         if value:
             sizes[key] = value
     if args.part == "u1":
-        result = u1_part(recipe, budget_s=args.budget, clock=args.clock, seed=0, progress=progress, **sizes)
+        if args.beta is not None:
+            recipe["couplings"]["beta"] = args.beta
+        result = u1_part(recipe, budget_s=args.budget, clock=args.clock, seed=0, progress=progress,
+                         weights=args.weights, **sizes)
     else:
         save = ROOT / "qphys" / "lattice" / "data" / "phi4_L8.pt" if args.save_weights and args.part == "phi4" else None
         result = phi4_part(recipe, budget_s=args.budget, clock=args.clock, seed=0, progress=progress,
-                           save_weights=save, **sizes)
+                           save_weights=save, weights=args.weights, **sizes)
+        if save is not None and args.weights is not None:
+            shutil.copyfile(args.weights, save)
     print(json.dumps(result, indent=1, default=str))
     if not args.quick:
-        (OUT / f"{args.part}.json").write_text(json.dumps(result, indent=1, default=str))
+        name = args.part if args.part != "u1" or args.beta is None else f"u1-beta{args.beta:g}"
+        (OUT / f"{name}.json").write_text(json.dumps(result, indent=1, default=str))
         write_report()
 
 

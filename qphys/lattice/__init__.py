@@ -44,7 +44,7 @@ from qphys.lattice.phi4 import (
     two_point_function,
 )
 from qphys.lattice.sampling import FlowMCMCResult, flow_hmc, flow_metropolis, metropolis_indices
-from qphys.lattice.train import TrainingHistory, train_flow
+from qphys.lattice.train import TrainingHistory, reverse_kl_backward, train_flow
 from qphys.lattice.u1 import (
     U1Action,
     bessel_i,
@@ -92,6 +92,7 @@ __all__ = [
     "metropolis_indices",
     "plaquette_mean",
     "plaquettes",
+    "reverse_kl_backward",
     "susceptibility",
     "susceptibility_samples",
     "topological_charge",

@@ -48,8 +48,9 @@ def checkerboard(L: int, parity: int, *, device=None) -> torch.Tensor:
 class ConvNet(nn.Sequential):
     """Convolutional context net with periodic (circular) padding.
 
-    ``hidden`` channel widths, ``kernel_size`` odd; the last layer is initialised to zero so that a
-    fresh coupling is the identity.
+    ``hidden`` channel widths, ``kernel_size`` odd; ``head_kernel_size`` (default ``kernel_size``)
+    is the output layer's kernel: 1 makes the usually widest layer ``kernel_size²`` times cheaper.
+    The last layer is initialised to zero so that a fresh coupling is the identity.
 
     Examples:
         >>> net = ConvNet(1, 4, hidden=(8, 8))
@@ -57,13 +58,19 @@ class ConvNet(nn.Sequential):
         torch.Size([2, 4, 6, 6])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, hidden=(32, 32), kernel_size: int = 3):
-        if kernel_size % 2 != 1:
-            raise ParameterError(f"ConvNet: kernel_size must be odd to keep the lattice shape, got {kernel_size}")
+    def __init__(self, in_channels: int, out_channels: int, *, hidden=(32, 32), kernel_size: int = 3,
+                 head_kernel_size: int | None = None):
+        head_kernel_size = kernel_size if head_kernel_size is None else head_kernel_size
+        if kernel_size % 2 != 1 or head_kernel_size % 2 != 1:
+            raise ParameterError(
+                f"ConvNet: kernel_size and head_kernel_size must be odd to keep the lattice shape, got "
+                f"{kernel_size}, {head_kernel_size}"
+            )
         sizes = [in_channels, *hidden, out_channels]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Conv2d(a, b, kernel_size, padding=kernel_size // 2, padding_mode="circular"))
+            k = head_kernel_size if i == len(sizes) - 2 else kernel_size
+            layers.append(nn.Conv2d(a, b, k, padding=k // 2, padding_mode="circular"))
             if i < len(sizes) - 2:
                 layers.append(nn.LeakyReLU())
         super().__init__(*layers)
@@ -76,7 +83,8 @@ class Z2ContextNet(nn.Module):
 
     The trunk is bias-free convolutions with ``tanh`` (an odd function of its input); the odd head
     is a bias-free convolution of the trunk's features ``h``, the even head a convolution of ``h²``.
-    Both heads start at zero (a fresh coupling is the identity).
+    Both heads start at zero (a fresh coupling is the identity); ``head_kernel_size`` as in
+    :class:`ConvNet`.
 
     Examples:
         >>> net = Z2ContextNet(3, hidden=(8,))
@@ -87,15 +95,19 @@ class Z2ContextNet(nn.Module):
         (True, True)
     """
 
-    def __init__(self, out_channels: int, *, hidden=(32, 32), kernel_size: int = 3):
+    def __init__(self, out_channels: int, *, hidden=(32, 32), kernel_size: int = 3, head_kernel_size: int | None = None):
         super().__init__()
-        if kernel_size % 2 != 1:
-            raise ParameterError(f"Z2ContextNet: kernel_size must be odd, got {kernel_size}")
+        head_kernel_size = kernel_size if head_kernel_size is None else head_kernel_size
+        if kernel_size % 2 != 1 or head_kernel_size % 2 != 1:
+            raise ParameterError(
+                f"Z2ContextNet: kernel_size and head_kernel_size must be odd, got {kernel_size}, {head_kernel_size}"
+            )
         conv = dict(kernel_size=kernel_size, padding=kernel_size // 2, padding_mode="circular")
+        head = dict(kernel_size=head_kernel_size, padding=head_kernel_size // 2, padding_mode="circular")
         sizes = [1, *hidden]
         self.trunk = nn.ModuleList(nn.Conv2d(a, b, bias=False, **conv) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.odd = nn.Conv2d(sizes[-1], out_channels, bias=False, **conv)
-        self.even = nn.Conv2d(sizes[-1], out_channels, **conv)
+        self.odd = nn.Conv2d(sizes[-1], out_channels, bias=False, **head)
+        self.even = nn.Conv2d(sizes[-1], out_channels, **head)
         for head in (self.odd, self.even):
             nn.init.zeros_(head.weight)
         nn.init.zeros_(self.even.bias)
@@ -114,14 +126,13 @@ class _ScalarCoupling(nn.Module):
     Z₂-equivariance a plain :class:`ConvNet` gives ``n_params`` channels and both heads are it.
     """
 
-    def __init__(self, L: int, parity: int, n_params: int, *, hidden, kernel_size: int, z2_equivariant: bool):
+    def __init__(self, L: int, parity: int, n_params: int, *, hidden, kernel_size: int, z2_equivariant: bool,
+                 head_kernel_size: int | None = None):
         super().__init__()
         self.register_buffer("active", checkerboard(L, parity))
         self.z2_equivariant = z2_equivariant
-        if z2_equivariant:
-            self.net = Z2ContextNet(n_params, hidden=hidden, kernel_size=kernel_size)
-        else:
-            self.net = ConvNet(1, n_params, hidden=hidden, kernel_size=kernel_size)
+        net = dict(hidden=hidden, kernel_size=kernel_size, head_kernel_size=head_kernel_size)
+        self.net = Z2ContextNet(n_params, **net) if z2_equivariant else ConvNet(1, n_params, **net)
 
     def _params(self, odd: torch.Tensor, even: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover - defined by each coupling
@@ -172,8 +183,10 @@ class AffineCoupling(_ScalarCoupling):
         (True, torch.Size([3]))
     """
 
-    def __init__(self, L: int, parity: int, *, hidden=(32, 32), kernel_size: int = 3, z2_equivariant: bool = True):
-        super().__init__(L, parity, 2, hidden=hidden, kernel_size=kernel_size, z2_equivariant=z2_equivariant)
+    def __init__(self, L: int, parity: int, *, hidden=(32, 32), kernel_size: int = 3, z2_equivariant: bool = True,
+                 head_kernel_size: int | None = None):
+        super().__init__(L, parity, 2, hidden=hidden, kernel_size=kernel_size, z2_equivariant=z2_equivariant,
+                         head_kernel_size=head_kernel_size)
 
     def _params(self, odd, even):
         return torch.stack((even[:, 0], odd[:, 1]), dim=1)
@@ -209,11 +222,12 @@ class SplineCoupling(_ScalarCoupling):
         hidden=(32, 32),
         kernel_size: int = 3,
         z2_equivariant: bool = True,
+        head_kernel_size: int | None = None,
     ):
         if bins < 2:
             raise ParameterError(f"SplineCoupling: bins must be >= 2, got {bins}")
         super().__init__(L, parity, 3 * bins - 1, hidden=hidden, kernel_size=kernel_size,
-                         z2_equivariant=z2_equivariant)
+                         z2_equivariant=z2_equivariant, head_kernel_size=head_kernel_size)
         self.bins = bins
         self.bound = bound
 
@@ -310,6 +324,7 @@ def make_phi4_flow(
     bound: float = 5.0,
     z2_equivariant: bool = True,
     dtype: torch.dtype = torch.float32,
+    head_kernel_size: int | None = None,
 ) -> LatticeFlow:
     """A flow for ``(batch, L, L)`` scalar fields: ``n_layers`` checkerboard couplings, alternating colour.
 
@@ -322,6 +337,8 @@ def make_phi4_flow(
         bins, bound: spline bins and half-width of the spline's interval.
         z2_equivariant: make every layer odd under ``φ → −φ``.
         dtype: parameter dtype (``torch.float32`` is about twice as fast on CPU).
+        head_kernel_size: kernel of the context nets' output convolutions (default ``kernel_size``;
+            1 makes the widest convolution ``kernel_size²`` times cheaper).
 
     Examples:
         >>> flow = make_phi4_flow(8, n_layers=4, coupling="spline", hidden=(8,))
@@ -333,12 +350,11 @@ def make_phi4_flow(
     if coupling not in ("affine", "spline", "mixed"):
         raise ParameterError(f"make_phi4_flow: coupling must be 'affine', 'spline' or 'mixed', got {coupling!r}")
     layers = []
+    net = dict(hidden=hidden, kernel_size=kernel_size, head_kernel_size=head_kernel_size, z2_equivariant=z2_equivariant)
     for i in range(n_layers):
         use_spline = coupling == "spline" or (coupling == "mixed" and i >= n_layers // 2)
         if use_spline:
-            layers.append(SplineCoupling(L, i % 2, bins=bins, bound=bound, hidden=hidden,
-                                         kernel_size=kernel_size, z2_equivariant=z2_equivariant))
+            layers.append(SplineCoupling(L, i % 2, bins=bins, bound=bound, **net))
         else:
-            layers.append(AffineCoupling(L, i % 2, hidden=hidden, kernel_size=kernel_size,
-                                         z2_equivariant=z2_equivariant))
+            layers.append(AffineCoupling(L, i % 2, **net))
     return LatticeFlow((L, L), layers, prior="normal").to(dtype)

@@ -89,7 +89,8 @@ class GaugeEquivariantCoupling(nn.Module):
         mu: direction of the updated links.
         off: stripe offset (0..3) of the active plaquettes.
         bins: spline bins of the circle map.
-        hidden, kernel_size: the context net (input: ``cos``, ``sin`` of the frozen plaquettes).
+        hidden, kernel_size, head_kernel_size: the context net (input: ``cos``, ``sin`` of the frozen
+            plaquettes), see :class:`~qphys.lattice.flows.ConvNet`.
 
     Examples:
         >>> from qphys.lattice.u1 import gauge_transform
@@ -104,7 +105,8 @@ class GaugeEquivariantCoupling(nn.Module):
         True
     """
 
-    def __init__(self, L: int, mu: int, off: int, *, bins: int = 8, hidden=(32, 32), kernel_size: int = 3):
+    def __init__(self, L: int, mu: int, off: int, *, bins: int = 8, hidden=(32, 32), kernel_size: int = 3,
+                 head_kernel_size: int | None = None):
         super().__init__()
         if L % 4:
             raise ParameterError(f"GaugeEquivariantCoupling: L must be a multiple of 4 for the stripe masks, got {L}")
@@ -116,7 +118,7 @@ class GaugeEquivariantCoupling(nn.Module):
         self.bins = bins
         self.register_buffer("active", _stripes(L, mu, (off,)))
         self.register_buffer("frozen", _stripes(L, mu, (off + 1, off + 2)))
-        self.net = ConvNet(2, 3 * bins + 1, hidden=hidden, kernel_size=kernel_size)
+        self.net = ConvNet(2, 3 * bins + 1, hidden=hidden, kernel_size=kernel_size, head_kernel_size=head_kernel_size)
 
     def _map(self, p: torch.Tensor):
         """The circle map (spline, rotation) of the active plaquettes, given the frozen ones."""
@@ -167,6 +169,7 @@ def make_u1_flow(
     hidden=(32, 32),
     kernel_size: int = 3,
     dtype: torch.dtype = torch.float32,
+    head_kernel_size: int | None = None,
 ) -> LatticeFlow:
     """A gauge-equivariant flow for ``(batch, 2, L, L)`` U(1) links from the uniform (Haar) prior.
 
@@ -181,6 +184,6 @@ def make_u1_flow(
     """
     if n_layers < 1:
         raise ParameterError(f"make_u1_flow: n_layers must be >= 1, got {n_layers}")
-    layers = [GaugeEquivariantCoupling(L, i % 2, (i // 2) % 4, bins=bins, hidden=hidden, kernel_size=kernel_size)
-              for i in range(n_layers)]
+    net = dict(bins=bins, hidden=hidden, kernel_size=kernel_size, head_kernel_size=head_kernel_size)
+    layers = [GaugeEquivariantCoupling(L, i % 2, (i // 2) % 4, **net) for i in range(n_layers)]
     return LatticeFlow((2, L, L), layers, prior="uniform").to(dtype)

@@ -3,8 +3,9 @@
 A saved flow is one ``torch.save`` file holding the constructor arguments, the weights (float32),
 the theory's couplings and a (down-sampled) training history, so that it can be rebuilt without
 knowing how it was made. ``qphys/lattice/data/phi4_L8.pt`` is the φ⁴ flow for ``L=8, M²=−4, λ=8``
-trained by :func:`train_recipe` with :data:`PHI4_L8_RECIPE` (``benchmarks/lattice.py --save-weights``
-reproduces it).
+trained by :func:`train_recipe` with :data:`PHI4_L8_RECIPE`: 900 s of CPU time (one thread) for stage 1,
+then 180 s for the fine-tune stage (``benchmarks/lattice.py --part phi4 --save-weights`` reproduces it,
+up to where the CPU budgets cut the schedules).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ PHI4_L8_RECIPE: dict = {
     "L": 8,
     "couplings": {"m2": -4.0, "lam": 8.0},
     "flow": {"n_layers": 4, "coupling": "spline", "hidden": [16, 16], "bins": 8, "bound": 4.0},
-    "train": {"steps": 20000, "batch_sizes": [[0, 64], [0.6, 128], [0.9, 256]], "lr": 3e-3},
+    "train": {"steps": 20000, "batch_sizes": [[0, 64], [0.6, 128], [0.9, 256]], "lr": 3e-3,
+              "finetune": {"gradient": "total", "lr": 3e-4, "batch": 256, "steps": 100000, "budget_s": 180.0}},
 }
 
 #: The U(1) recipe at L=8, β=6 (where HMC's topological charge freezes).
@@ -85,15 +87,44 @@ def batch_schedule(pairs) -> callable:
     return at
 
 
+def merge_histories(first: TrainingHistory, second: TrainingHistory) -> TrainingHistory:
+    """One history of two consecutive training stages (lists concatenated, times added).
+
+    Examples:
+        >>> a = TrainingHistory([1.0], [0.1], [1e-3], [64], 2.0, 1.0)
+        >>> merge_histories(a, TrainingHistory([0.5], [0.3], [1e-4], [256], 3.0, 2.0)).loss
+        [1.0, 0.5]
+    """
+    return TrainingHistory(first.loss + second.loss, first.ess + second.ess, first.lr + second.lr,
+                           first.batch_size + second.batch_size, first.seconds + second.seconds,
+                           first.cpu_seconds + second.cpu_seconds)
+
+
 def train_recipe(recipe: dict, *, seed: int = 0, progress: bool = True, checkpoint=None,
-                 steps: int | None = None, max_seconds: float | None = None) -> tuple[LatticeFlow, TrainingHistory]:
-    """Build and train the flow of ``recipe`` (``steps`` overrides the recipe's step count;
-    ``max_seconds`` is a wall-time budget, see :func:`~qphys.lattice.train.train_flow`)."""
+                 steps: int | None = None, max_seconds: float | None = None,
+                 clock: str = "wall") -> tuple[LatticeFlow, TrainingHistory]:
+    """Build and train the flow of ``recipe``.
+
+    Stage 1 follows ``recipe["train"]`` (``steps`` overrides its step count; ``max_seconds`` is a
+    budget of ``clock`` time, see :func:`~qphys.lattice.train.train_flow`). If the recipe has
+    ``recipe["train"]["finetune"]`` (keys ``gradient``, ``lr``, ``batch``, ``steps``, ``budget_s``),
+    stage 2 continues from stage 1's weights with a fresh Adam and cosine schedule, that gradient
+    estimator (e.g. ``"path"``), and at most ``budget_s`` seconds of process CPU time (``steps``, if
+    given, overrides its step count too). The returned history covers both stages.
+    """
     torch.manual_seed(seed)
     flow = make_flow(recipe)
     t = recipe["train"]
-    hist = train_flow(flow, make_action(recipe), steps=steps or t["steps"], batch_size=batch_schedule(t["batch_sizes"]),
-                      lr=t["lr"], seed=seed, progress=progress, checkpoint=checkpoint, max_seconds=max_seconds)
+    action = make_action(recipe)
+    hist = train_flow(flow, action, steps=steps or t["steps"], batch_size=batch_schedule(t["batch_sizes"]),
+                      lr=t["lr"], seed=seed, progress=progress, checkpoint=checkpoint, max_seconds=max_seconds,
+                      clock=clock, gradient=t.get("gradient", "total"))
+    ft = t.get("finetune")
+    if ft is not None:
+        more = train_flow(flow, action, steps=steps or ft["steps"], batch_size=ft["batch"], lr=ft["lr"],
+                          seed=seed + 1, progress=progress, max_seconds=ft["budget_s"], clock="cpu",
+                          gradient=ft["gradient"])
+        hist = merge_histories(hist, more)
     return flow, hist
 
 
@@ -103,7 +134,7 @@ def save_flow(path: str | Path, flow: LatticeFlow, recipe: dict, history: Traini
     hist = None
     if history is not None:
         stride = max(1, -(-history.steps // max_history))  # ceil: at most max_history points
-        hist = {"step": list(range(0, history.steps, stride)), "loss": history.loss[::stride],
+        hist = {"steps": history.steps, "step": list(range(0, history.steps, stride)), "loss": history.loss[::stride],
                 "ess": history.ess[::stride], "seconds": history.seconds, "cpu_seconds": history.cpu_seconds}
     state = {k: v.float() if v.is_floating_point() else v for k, v in flow.state_dict().items()}
     torch.save({"recipe": recipe, "state_dict": state, "history": hist}, Path(path))
