@@ -59,7 +59,7 @@ def train_cell(info: dict) -> str:
 
 def label(name: str, dec) -> str:
     if name.startswith("deepq"):
-        return "deep-Q agent (DeepQDecoder)"
+        return "deep-Q agent (DeepQDecoder" + (", Q averaged over 8 orientations)" if dec.symmetrize else ")")
     if name.startswith("equivariant"):
         return "translation-invariant network, syndrome only"
     return "CNN + MWPM hint (NeuralDecoder)" if getattr(dec, "hint", None) else "CNN (NeuralDecoder)"

@@ -288,18 +288,19 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
     translated so each defect sits at the centre (the input of Andreasson et al.'s network; the
     :class:`~qphys.rl.decoding.deepq.PerspectiveQNetwork` computes all of them in one pass).
 
-    Rewards: the number of defects removed by the step, plus ``terminal_reward`` when no defect is left
-    and the error times the correction is a stabilizer (a trivial loop); ``0`` more when it is a logical
-    operator. Truncation after ``max_steps``. The batched training simulation
+    Rewards: the number of defects removed by the step; when no defect is left, ``clear_reward`` (whatever
+    the loop; Andreasson et al.'s code gives 100) plus ``terminal_reward`` when the error times the
+    correction is a stabilizer (a trivial loop), ``0`` more when it is a logical operator. Truncation after ``max_steps``. The batched training simulation
     (:class:`~qphys.rl.defect_actions.BatchedToricEpisodes`) follows the same rules; a test checks
     they agree step by step.
 
     Args:
         d, noise, p, max_steps, render_mode: as :class:`ToricCodeDecodingEnv`.
         terminal_reward: reward for ending with a trivial loop (default 10).
+        clear_reward: reward for clearing the syndrome, whatever the loop (default 0).
 
     Raises:
-        ConfigError: as :class:`ToricCodeDecodingEnv`, or a non-finite ``terminal_reward``.
+        ConfigError: as :class:`ToricCodeDecodingEnv`, or a non-finite ``terminal_reward``/``clear_reward``.
 
     Examples:
         >>> env = ToricCodeDefectEnv(d=3, noise="bitflip", p=0.1)
@@ -320,16 +321,17 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
         *,
         max_steps: int | None = None,
         terminal_reward: float = 10.0,
+        clear_reward: float = 0.0,
         render_mode: str | None = None,
     ):
         super().__init__(d, noise, p, max_steps=max_steps, perspective="fixed", render_mode=render_mode)
-        if isinstance(terminal_reward, bool) or not isinstance(terminal_reward, numbers.Real) or not np.isfinite(
-            terminal_reward
-        ):
-            raise ConfigError(f"terminal_reward must be a finite real number, got {terminal_reward!r}")
+        for name, val in (("terminal_reward", terminal_reward), ("clear_reward", clear_reward)):
+            if isinstance(val, bool) or not isinstance(val, numbers.Real) or not np.isfinite(val):
+                raise ConfigError(f"{name} must be a finite real number, got {val!r}")
         from qphys.rl.defect_actions import DefectActions
 
         self.terminal_reward = float(terminal_reward)
+        self.clear_reward = float(clear_reward)
         self.actions = DefectActions(self.code, noise)
         self.action_space = spaces.Discrete(self.actions.n_actions)
 
@@ -390,7 +392,7 @@ class ToricCodeDefectEnv(ToricCodeDecodingEnv):
         if terminated:
             cls = self.code.logical_class(self._error)
             success = not cls.any()
-            reward += self.terminal_reward if success else 0.0
+            reward += self.clear_reward + (self.terminal_reward if success else 0.0)
             info.update(success=bool(success), logical_class=cls)
         elif self._steps >= self.max_steps:
             truncated = True

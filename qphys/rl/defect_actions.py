@@ -21,8 +21,10 @@ steps many decoding episodes at once with torch (the Pauli frame and syndrome ar
 simulation by the Gottesman-Knill theorem), with the rewards of the decoding game:
 
 - each step: the number of defects removed (negative when defects are created);
-- at termination (no defect left): ``terminal_reward`` if the error times the correction is a stabilizer
-  (a trivial loop), ``0`` if it is a logical operator;
+- at termination (no defect left): ``clear_reward`` whatever the loop (Andreasson et al.'s published code
+  gives 100 for clearing the syndrome and nothing for the logical class, so its agent learns the shortest
+  correction, as matching does), plus ``terminal_reward`` if the error times the correction is a
+  stabilizer (a trivial loop), ``0`` more if it is a logical operator;
 - episodes are truncated after ``max_steps`` steps (no terminal reward).
 
 Examples:
@@ -116,6 +118,7 @@ class BatchedToricEpisodes:
         actions: the :class:`DefectActions` (code and noise).
         n: number of parallel episodes.
         terminal_reward: reward for ending with a trivial loop.
+        clear_reward: reward for clearing the syndrome, whatever the loop (default 0).
         max_steps: step limit per episode (truncation).
         device: torch device. generator: the ``torch.Generator`` errors are sampled from.
 
@@ -130,6 +133,7 @@ class BatchedToricEpisodes:
         n: int,
         *,
         terminal_reward: float = 10.0,
+        clear_reward: float = 0.0,
         max_steps: int | None = None,
         device: str | torch.device = "cpu",
         generator: torch.Generator | None = None,
@@ -139,6 +143,7 @@ class BatchedToricEpisodes:
         self.noise = actions.noise
         self.device = torch.device(device)
         self.terminal_reward = float(terminal_reward)
+        self.clear_reward = float(clear_reward)
         self.max_steps = int(max_steps) if max_steps is not None else code.n_qubits
         self.gen = generator if generator is not None else torch.Generator(device=self.device)
         f = dict(dtype=torch.float32, device=self.device)
@@ -231,7 +236,7 @@ class BatchedToricEpisodes:
         self.steps += 1
         terminated = after == 0
         success = terminated & ~self.logical_class().any(1)
-        reward = (before - after) + self.terminal_reward * success.float()
+        reward = (before - after) + self.terminal_reward * success.float() + self.clear_reward * terminated.float()
         truncated = ~terminated & (self.steps >= self.max_steps)
         return reward, terminated, truncated, success
 

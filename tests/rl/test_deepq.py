@@ -16,6 +16,7 @@ from qphys.rl.decoding import (
     paired_difference,
     train_deepq_decoder,
 )
+from qphys.rl.decoding.perspective import masked_q
 from qphys.rl.decoding_env import ToricCodeDefectEnv
 from qphys.rl.defect_actions import BatchedToricEpisodes, DefectActions
 
@@ -58,10 +59,11 @@ def test_batched_episodes_follow_the_gymnasium_env(noise):
     rng = np.random.default_rng(0)
     errors = code.sample_errors(noise, 0.1, shots=60, seed=1)
     errors = errors[code.syndrome(errors).any(axis=1)]
-    envs = [ToricCodeDefectEnv(d=3, noise=noise, p=0.2, terminal_reward=7.0, max_steps=30) for _ in errors]
+    envs = [ToricCodeDefectEnv(d=3, noise=noise, p=0.2, terminal_reward=7.0, clear_reward=2.5, max_steps=30)
+            for _ in errors]
     for env, e in zip(envs, errors):
         env.reset(seed=0, options={"error": e})
-    ep = BatchedToricEpisodes(acts, len(errors), terminal_reward=7.0, max_steps=30)
+    ep = BatchedToricEpisodes(acts, len(errors), terminal_reward=7.0, clear_reward=2.5, max_steps=30)
     ep.x[:] = torch.as_tensor(code.x_part(errors), dtype=torch.bool)
     ep.z[:] = torch.as_tensor(code.z_part(errors), dtype=torch.bool)
     ep.syndrome = torch.as_tensor(code.syndrome_image(errors), dtype=torch.float32)
@@ -107,27 +109,43 @@ def test_defect_env_registration_mask_and_errors():
         env.step(216)
     with pytest.raises(ConfigError, match="terminal_reward must be a finite real number"):
         ToricCodeDefectEnv(d=3, terminal_reward=float("nan"))
+    with pytest.raises(ConfigError, match="clear_reward must be a finite real number"):
+        ToricCodeDefectEnv(d=3, clear_reward=None)
 
 
-def test_perspective_network_equals_explicit_perspectives():
-    """Q read at a defect's cell == the network applied to the syndrome centred on that defect."""
+@pytest.mark.parametrize("head_layers", [0, 1])
+def test_perspective_network_equals_explicit_perspectives(head_layers):
+    """Q read at a defect's cell == the network applied to the syndrome centred on that defect (Andreasson
+    et al.'s explicit translation) == the gathered view of the body's features (``q_cells``); ``masked_q``
+    keeps exactly the actions next to a defect of the right kind."""
     torch.manual_seed(0)
     code = ToricCode(5)
-    net = PerspectiveQNetwork(5, 24, channels=8, layers=2, hidden=16)
+    net = PerspectiveQNetwork(5, 24, channels=8, layers=2, hidden=16, head_layers=head_layers)
     syn, _ = code.sample("depolarizing", 0.15, shots=6, seed=3)
     img = torch.as_tensor(code.syndrome_to_image(syn), dtype=torch.float32)
     cells = torch.randint(0, 5, (6, 2))
     full = net(img)
     explicit = net.perspective_q(img, cells)
+    gathered = net.q_cells(net.features(img), torch.arange(6), cells[:, 0] * 5 + cells[:, 1])
     for b, (r, c) in enumerate(cells.tolist()):
         torch.testing.assert_close(explicit[b], full[b, :, r, c], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(gathered[b], full[b, :, r, c], atol=1e-5, rtol=1e-5)
+    acts = DefectActions(code, "depolarizing")
+    q = masked_q(net, img, torch.as_tensor(acts.anchor))
+    valid = torch.as_tensor(acts.valid_mask(img.numpy()))
+    assert torch.equal(torch.isfinite(q), valid)
+    torch.testing.assert_close(q[valid], full.flatten(1)[valid], atol=1e-5, rtol=1e-5)
 
 
-def test_short_training_decodes_every_single_error():
+@pytest.mark.parametrize("replay", [
+    dict(),  # uniform replay, one-step returns, reward for a trivial loop (the first pass)
+    dict(prioritized=True, n_step=3, augment=True, clear_reward=20.0, terminal_reward=0.0),
+])
+def test_short_training_decodes_every_single_error(replay):
     """A few hundred updates at d=3 already learn to remove a lone pair of defects in one step."""
     dec = train_deepq_decoder(3, "bitflip", p=0.06, updates=500, n_envs=32, batch_size=64, learning_starts=256,
                               channels=16, layers=2, hidden=32, lr=2e-3, target_update=100, seed=0,
-                              progress=False)
+                              progress=False, **replay)
     code = dec.code
     errs = np.eye(code.n_qubits, dtype=np.uint8)
     corr, solved = dec.correction(code.syndrome(errs))

@@ -42,6 +42,7 @@ import copy
 import logging
 import numbers
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from qphys.errors import ConfigError
-from qphys.rl.codes import NOISE_MODELS, ToricCode
+from qphys.rl.codes import NOISE_MODELS, ToricCode, from_xz
 from qphys.rl.decoding._common import check_syndromes, resolve_device, weights_path
+from qphys.rl.decoding.perspective import PerspectiveQNetwork, masked_q
 from qphys.rl.defect_actions import BatchedToricEpisodes, DefectActions
+from qphys.rl.replay import NStepAccumulator, PrioritizedReplay, UniformReplay
+from qphys.rl.toric_symmetry import ToricSymmetries
 
 logger = logging.getLogger(__name__)
 
@@ -62,67 +66,20 @@ __all__ = ["DeepQDecoder", "PerspectiveQNetwork", "train_deepq_decoder"]
 FORMAT = "qphys.DeepQDecoder/1"
 
 
-class PerspectiveQNetwork(nn.Module):
-    """Q-values of every perspective at once: ``(B, 2, d, d)`` syndromes -> ``(B, n_local, d, d)``.
-
-    Args:
-        d: lattice size (odd). n_local: local actions per perspective (4 bit-flip, 24 depolarizing).
-        channels: width of the 3x3 circular convolutions. layers: how many of them.
-        hidden: width of the perspective head (the dense layer over the centred view).
-
-    Examples:
-        >>> net = PerspectiveQNetwork(3, 4, channels=8, layers=2, hidden=16)
-        >>> net(torch.zeros(5, 2, 3, 3)).shape
-        torch.Size([5, 4, 3, 3])
-    """
-
-    def __init__(self, d: int, n_local: int, *, channels: int = 32, layers: int = 3, hidden: int = 64):
-        super().__init__()
-        if d % 2 == 0:
-            raise ConfigError(f"the perspective network needs an odd d (a centre cell), got d={d}")
-        self.d, self.n_local = d, n_local
-        mods: list[nn.Module] = []
-        for i in range(layers):
-            mods += [nn.Conv2d(2 if i == 0 else channels, channels, 3, padding=1, padding_mode="circular"),
-                     nn.ReLU()]
-        self.body = nn.Sequential(*mods)
-        # a dense layer over the whole centred view, evaluated for every centre at once
-        self.head = nn.Conv2d(channels, hidden, d, padding=d // 2, padding_mode="circular")
-        self.value = nn.Conv2d(hidden, 1, 1)
-        self.advantage = nn.Conv2d(hidden, n_local, 1)
-
-    def forward(self, syndromes: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.head(self.body(syndromes)))
-        adv = self.advantage(h)
-        return self.value(h) + adv - adv.mean(dim=1, keepdim=True)
-
-    def perspective_q(self, syndromes: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        """Andreasson et al.'s way: centre each syndrome on ``cells[b] = (r, c)`` and read the centre.
-
-        Returns ``(B, n_local)``; equal to ``self(syndromes)[b, :, r, c]`` (translation equivariance).
-        """
-        c = self.d // 2
-        views = torch.stack([torch.roll(s, shifts=(c - int(r), c - int(k)), dims=(1, 2))
-                             for s, (r, k) in zip(syndromes, cells)])
-        return self(views)[:, :, c, c]
-
-
-def _masked_flat(q: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    return q.flatten(1).masked_fill(~valid, -torch.inf)
-
-
 class DeepQDecoder:
     """A trained perspective Q-network that decodes toric-code syndromes by acting, batched.
 
-    Decoding follows the greedy policy over all perspectives (``argmax`` of the masked Q-values) until
-    the syndrome is clear or ``max_steps`` is reached (the shot then counts as a failure). Applying the
-    same Pauli to the same qubit twice in one episode is masked (it would undo a step), which rules out
-    two-cycles.
+    Decoding follows the greedy policy over all perspectives (``argmax`` of the Q-values of the actions next
+    to a defect) until the syndrome is clear or ``max_steps`` is reached (the shot then counts as a failure).
+    Applying the same Pauli to the same qubit twice in one episode is masked (it would undo a step), which
+    rules out two-cycles. With ``symmetrize=True`` the Q-values are averaged over the 8 rotations and
+    reflections of the lattice (:class:`~qphys.rl.toric_symmetry.ToricSymmetries`; 8 network passes per
+    step).
 
     Args:
         network: a :class:`PerspectiveQNetwork`. code: the :class:`~qphys.rl.codes.ToricCode`.
         noise: the action set's noise model. max_steps: step limit per shot (default ``2 d**2``).
-        device: where to run.
+        symmetrize: average the Q-values over the lattice symmetries. device: where to run.
 
     Examples:
         >>> dec = DeepQDecoder.load_shipped(3, "bitflip")
@@ -133,7 +90,7 @@ class DeepQDecoder:
     """
 
     def __init__(self, network: PerspectiveQNetwork, code: ToricCode, noise: str, *,
-                 max_steps: int | None = None, device: str | torch.device = "cpu"):
+                 max_steps: int | None = None, symmetrize: bool = False, device: str | torch.device = "cpu"):
         self.code, self.noise = code, noise
         self.actions = DefectActions(code, noise)
         if network.n_local != self.actions.n_local or network.d != code.d:
@@ -142,11 +99,31 @@ class DeepQDecoder:
         self.device = resolve_device(device)
         self.network = network.to(self.device)
         self.max_steps = int(max_steps) if max_steps is not None else code.n_qubits
+        self.symmetrize = bool(symmetrize)
+        self._sym: ToricSymmetries | None = None
+        self._anchor = torch.as_tensor(self.actions.anchor, device=self.device)
         self.config: dict[str, int] = {}
         self.train_info: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"DeepQDecoder(d={self.code.d}, noise={self.noise!r}, {self.config})"
+
+    @torch.no_grad()
+    def q_values(self, images: torch.Tensor) -> torch.Tensor:
+        """Q-values of the valid global actions ``(B, n_actions)`` (``-inf`` where invalid) for syndrome
+        images ``(B, 2, d, d)``; averaged over the lattice symmetries when ``symmetrize``."""
+        self.network.eval()
+        images = images.to(self.device, torch.float32)
+        if not self.symmetrize:
+            return masked_q(self.network, images, self._anchor)
+        if self._sym is None:
+            self._sym = ToricSymmetries(self.actions)
+        total = torch.zeros(len(images), self.actions.n_actions, device=self.device)
+        amap = torch.as_tensor(self._sym.action_map, device=self.device)
+        for g in range(self._sym.n):
+            gi = torch.full((len(images),), g, dtype=torch.long, device=self.device)
+            total += masked_q(self.network, self._sym.images(images, gi), self._anchor)[:, amap[g]]
+        return total / self._sym.n
 
     @torch.no_grad()
     def correction(self, syndromes, *, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -170,21 +147,18 @@ class DeepQDecoder:
         slot = ((pp[:, None] - 1) * n_q + qp).flatten()  # global action -> (Pauli, qubit) slot
         taken = torch.zeros(len(s), 3 * n_q, dtype=torch.bool, device=self.device)
         active = ep.syndrome.flatten(1).any(1)
-        self.network.eval()
         for _ in range(self.max_steps):
             idx = torch.nonzero(active).flatten()
             if idx.numel() == 0:
                 break
-            syn = ep.syndrome[idx]
-            valid = ep.valid(syn) & ~taken[idx][:, slot]
-            q = _masked_flat(self.network(syn), valid)
-            a = q.argmax(1)
+            q = self.q_values(ep.syndrome[idx])
+            fresh = q.masked_fill(taken[idx][:, slot], -torch.inf)
+            stuck = ~torch.isfinite(fresh).any(1)  # every valid action already taken: allow repeats
+            a = torch.where(stuck, q.argmax(1), fresh.argmax(1))
             taken[idx, slot[a]] = True
             _Subset(ep, idx).step(a)  # only the active episodes; the others keep their empty syndrome
             active[idx] = ep.syndrome[idx].flatten(1).any(1)
         x, z = ep.x.cpu().numpy().astype(np.uint8), ep.z.cpu().numpy().astype(np.uint8)
-        from qphys.rl.codes import from_xz
-
         return from_xz(x, z), ~active.cpu().numpy()
 
     def predict(self, syndromes, *, batch_size: int = 4096) -> np.ndarray:
@@ -200,7 +174,7 @@ class DeepQDecoder:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"format": FORMAT, "d": self.code.d, "noise": self.noise, "config": dict(self.config),
-                    "max_steps": self.max_steps,
+                    "max_steps": self.max_steps, "symmetrize": self.symmetrize,
                     "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
                     "train_info": dict(self.train_info)}, path)
         return path
@@ -221,7 +195,8 @@ class DeepQDecoder:
         code = ToricCode(blob["d"])
         net = PerspectiveQNetwork(code.d, DefectActions(code, blob["noise"]).n_local, **blob["config"])
         net.load_state_dict(blob["state_dict"])
-        dec = cls(net, code, blob["noise"], max_steps=blob["max_steps"], device=device)
+        dec = cls(net, code, blob["noise"], max_steps=blob["max_steps"], symmetrize=blob.get("symmetrize", False),
+                  device=device)
         dec.config = dict(blob["config"])
         dec.train_info = dict(blob["train_info"])
         return dec
@@ -268,6 +243,29 @@ def _positive_int(name: str, val) -> int:
     return int(val)
 
 
+def _fraction(name: str, val) -> float:
+    if isinstance(val, bool) or not isinstance(val, numbers.Real) or not 0.0 <= val <= 1.0:
+        raise ConfigError(f"{name} must be a number in [0, 1], got {val!r}")
+    return float(val)
+
+
+def _linear(start: float, end: float, frac: float, span: float) -> float:
+    """``start`` -> ``end`` linearly over the first ``span`` of the run, then ``end``."""
+    return end + (start - end) * max(0.0, 1.0 - frac / max(span, 1e-9))
+
+
+def _td_targets(net: PerspectiveQNetwork, target: PerspectiveQNetwork, s2: torch.Tensor, anchor: torch.Tensor,
+                ret: torch.Tensor, discount: torch.Tensor) -> torch.Tensor:
+    """Double-DQN targets ``ret + discount * Q_target(s2, argmax_{valid a} Q(s2, a))`` (no defect -> ``ret``)."""
+    cells = torch.nonzero((s2.flatten(2) > 0.5).any(1), as_tuple=True)
+    q_on = masked_q(net, s2, anchor, cells=cells)
+    q_tg = masked_q(target, s2, anchor, cells=cells)
+    a2 = q_on.argmax(1)
+    q2 = q_tg.gather(1, a2[:, None]).squeeze(1)
+    live = torch.isfinite(q2) & (discount > 0)
+    return ret + torch.where(live, discount * q2, torch.zeros_like(q2))
+
+
 def train_deepq_decoder(
     d: int,
     noise: str = "bitflip",
@@ -281,40 +279,61 @@ def train_deepq_decoder(
     learning_starts: int = 2_000,
     buffer_size: int = 200_000,
     lr: float = 5e-4,
+    lr_end: float | None = None,
     gamma: float = 0.95,
+    n_step: int = 1,
     target_update: int = 500,
     eps_start: float = 1.0,
     eps_end: float = 0.02,
     eps_fraction: float = 0.3,
     terminal_reward: float = 10.0,
+    clear_reward: float = 0.0,
+    max_steps: int | None = None,
+    prioritized: bool = False,
+    alpha: float = 0.6,
+    beta_start: float = 0.4,
+    priority_eps: float = 1e-3,
+    augment: bool = False,
     channels: int = 32,
     layers: int = 3,
     hidden: int = 64,
+    head_layers: int = 0,
     seed: int = 0,
     device: str | torch.device = "cpu",
     time_budget: float | None = None,
     init: DeepQDecoder | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 2000,
+    callback: Callable[[int, DeepQDecoder], None] | None = None,
     progress: bool = True,
 ) -> DeepQDecoder:
     """Train the perspective deep-Q agent (double DQN, dueling head, target network, replay, curriculum).
 
     Each iteration steps ``n_envs`` episodes once with an epsilon-greedy policy over valid actions, stores
-    the transitions (syndrome, action, reward, next syndrome, terminal) in the replay memory, and makes one
-    gradient step on ``batch_size`` replayed transitions against the double-DQN target
-    ``r + gamma * Q_target(s', argmax_{valid a'} Q(s', a'))`` (Huber loss, Adam). Finished episodes restart
+    the completed n-step transitions (syndrome, action, n-step return, later syndrome, discount) in the
+    replay memory (uniform, or proportional prioritised with importance weights), and makes one gradient
+    step on ``batch_size`` replayed transitions against the double-DQN target
+    ``R + gamma**k * Q_target(s', argmax_{valid a'} Q(s', a'))`` (Huber loss, Adam). With ``augment`` each
+    replayed transition is seen in a random one of the 8 lattice orientations. Finished episodes restart
     from fresh errors whose rate follows the curriculum: linear from ``p_start`` (default ``p / 2``) to ``p``
-    over the first ``curriculum`` fraction of the updates, then ``p``. Epsilon falls linearly from
-    ``eps_start`` to ``eps_end`` over the first ``eps_fraction``.
+    over the first ``curriculum`` fraction of the run, then ``p``. Epsilon falls linearly from
+    ``eps_start`` to ``eps_end`` over the first ``eps_fraction``; the learning rate from ``lr`` to ``lr_end``
+    and the importance exponent from ``beta_start`` to 1 over the whole run.
 
     Args:
         d: odd distance. noise: ``'bitflip'`` or ``'depolarizing'``. p: the evaluation (final) error rate.
-        updates: gradient steps. init: continue training this decoder's network (e.g. from a smaller
-            budget or a nearby rate); the network configuration then comes from it.
-        time_budget: stop after this many seconds; the exploration and curriculum schedules then run on
-            whichever of updates or time is used up first, so a budget-limited run still ends greedy at ``p``.
+        updates: gradient steps. n_step: steps per return. terminal_reward: reward for ending with a trivial
+            loop. clear_reward: reward for clearing the syndrome whatever the loop (Andreasson et al.: 100).
+        max_steps: episode step limit in training (default ``2 d**2``).
+        prioritized, alpha, beta_start, priority_eps: prioritised replay (Schaul et al. 2016).
+        augment: replay each transition in a random lattice orientation.
+        channels, layers, hidden, head_layers: the :class:`PerspectiveQNetwork`.
+        init: continue training this decoder's network (e.g. from a smaller budget or a nearby rate); the
+            network configuration then comes from it.
+        time_budget: stop after this many seconds; the schedules then run on whichever of updates or time is
+            used up first, so a budget-limited run still ends greedy at ``p``.
         checkpoint: save the decoder there every ``checkpoint_every`` updates (long runs).
+        callback: called as ``callback(updates_done, decoder)`` every ``checkpoint_every`` updates.
         progress: tqdm bar.
 
     Returns:
@@ -332,32 +351,36 @@ def train_deepq_decoder(
     p = BatchedToricEpisodes.check_rate(p)
     p0 = BatchedToricEpisodes.check_rate(p / 2 if p_start is None else p_start)
     for name, val in (("updates", updates), ("n_envs", n_envs), ("batch_size", batch_size),
-                      ("buffer_size", buffer_size), ("target_update", target_update)):
+                      ("buffer_size", buffer_size), ("target_update", target_update), ("n_step", n_step)):
         _positive_int(name, val)
+    for name, val in (("gamma", gamma), ("alpha", alpha), ("beta_start", beta_start)):
+        _fraction(name, val)
+    lr_end = lr if lr_end is None else lr_end
     dev = resolve_device(device)
     torch.manual_seed(seed)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
     acts = DefectActions(code, noise)
+    anchor = torch.as_tensor(acts.anchor, device=dev)
+    sym = ToricSymmetries(acts) if augment else None
     if init is not None:
         net, config = copy.deepcopy(init.network).to(dev), dict(init.config)
     else:
-        config = dict(channels=channels, layers=layers, hidden=hidden)
+        config = dict(channels=channels, layers=layers, hidden=hidden, head_layers=head_layers)
         net = PerspectiveQNetwork(code.d, acts.n_local, **config).to(dev)
     target = copy.deepcopy(net).eval()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    env = BatchedToricEpisodes(acts, n_envs, terminal_reward=terminal_reward, device=dev, generator=gen)
+    env = BatchedToricEpisodes(acts, n_envs, terminal_reward=terminal_reward, clear_reward=clear_reward,
+                               max_steps=max_steps, device=dev, generator=gen)
     env.reset(torch.ones(n_envs, dtype=torch.bool, device=dev), p0)
-
-    shape = (buffer_size, 2, code.d, code.d)
-    buf_s = torch.zeros(shape, dtype=torch.bool, device=dev)
-    buf_s2 = torch.zeros(shape, dtype=torch.bool, device=dev)
-    buf_a = torch.zeros(buffer_size, dtype=torch.int64, device=dev)
-    buf_r = torch.zeros(buffer_size, dtype=torch.float32, device=dev)
-    buf_t = torch.zeros(buffer_size, dtype=torch.bool, device=dev)
-    size = pos = 0
-    episodes = syndromes = n_envs
-    solved = success = 0
+    img = (2, code.d, code.d)
+    fields = {"state": (img, torch.bool), "action": ((), torch.int64), "ret": ((), torch.float32),
+              "next_state": (img, torch.bool), "discount": ((), torch.float32)}
+    memory = (PrioritizedReplay(buffer_size, fields, alpha=alpha, device=dev, generator=gen) if prioritized
+              else UniformReplay(buffer_size, fields, device=dev, generator=gen))
+    nstep = NStepAccumulator(n_envs, n_step, gamma, img, device=dev)
+    syndromes = n_envs
+    env_steps = 0
     recent: list[float] = []
     losses: list[float] = []
     t0, c0 = time.perf_counter(), time.process_time()
@@ -369,12 +392,14 @@ def train_deepq_decoder(
         dec.config = config
         dec.train_info = dict(
             updates=done_updates + prev.get("updates", 0),
-            env_steps=done_updates * n_envs + prev.get("env_steps", 0),
+            env_steps=env_steps + prev.get("env_steps", 0),
             syndromes=syndromes + prev.get("syndromes", 0),
             seconds=time.perf_counter() - t0 + prev.get("seconds", 0.0),
             cpu_seconds=time.process_time() - c0 + prev.get("cpu_seconds", 0.0),
-            p=p, p_start=p0, curriculum=curriculum, n_envs=n_envs, batch_size=batch_size, lr=lr, gamma=gamma,
-            buffer_size=buffer_size, target_update=target_update, terminal_reward=terminal_reward, seed=seed,
+            p=p, p_start=p0, curriculum=curriculum, n_envs=n_envs, batch_size=batch_size, lr=lr, lr_end=lr_end,
+            gamma=gamma, n_step=n_step, buffer_size=buffer_size, target_update=target_update,
+            terminal_reward=terminal_reward, clear_reward=clear_reward, prioritized=prioritized,
+            augment=augment, seed=seed,
             final_loss=float(np.mean(losses[-200:])) if losses else None,
             train_success=float(np.mean(recent[-2000:])) if recent else None,
             torch_threads=torch.get_num_threads(), device=str(dev), stages=prev.get("stages", 0) + 1,
@@ -386,48 +411,51 @@ def train_deepq_decoder(
     for it in bar:
         # schedules span the updates or the time budget, whichever runs out first
         frac = it / updates if time_budget is None else max(it / updates, (time.perf_counter() - t0) / time_budget)
-        eps = eps_end + (eps_start - eps_end) * max(0.0, 1.0 - frac / max(eps_fraction, 1e-9))
-        rate = p if frac >= curriculum else p0 + (p - p0) * frac / max(curriculum, 1e-9)
+        eps = _linear(eps_start, eps_end, frac, eps_fraction)
+        rate = _linear(p0, p, frac, curriculum)
+        beta = beta_start + (1.0 - beta_start) * min(frac, 1.0)
+        for group in opt.param_groups:
+            group["lr"] = lr + (lr_end - lr) * min(frac, 1.0)
         # ---- act
         with torch.no_grad():
-            s = env.syndrome
-            valid = env.valid()
-            q = _masked_flat(net(s), valid)
+            s = env.syndrome.clone()
+            net.eval()
+            q = masked_q(net, s, anchor)
             greedy = q.argmax(1)
-            rnd = torch.multinomial(valid.float(), 1, generator=gen).squeeze(1)
+            rnd = torch.multinomial(torch.isfinite(q).float(), 1, generator=gen).squeeze(1)
             explore = torch.rand(n_envs, generator=gen, device=dev) < eps
             a = torch.where(explore, rnd, greedy)
-            s_before = s.clone()
             r, term, trunc, ok = env.step(a)
-        k = torch.arange(pos, pos + n_envs, device=dev) % buffer_size
-        buf_s[k], buf_s2[k], buf_a[k], buf_r[k], buf_t[k] = s_before > 0.5, env.syndrome > 0.5, a, r, term
-        pos = (pos + n_envs) % buffer_size
-        size = min(size + n_envs, buffer_size)
-        ended = term | trunc
+            ended = term | trunc
+            out = nstep.push(s, a, r, env.syndrome, terminated=term, ended=ended)
+        if len(out["action"]):
+            memory.add(state=out["state"] > 0.5, action=out["action"], ret=out["ret"],
+                       next_state=out["next_state"] > 0.5, discount=out["discount"])
+        env_steps += n_envs
         if ended.any():
-            n_end = int(ended.sum())
-            episodes += n_end
-            syndromes += n_end
-            solved += int(term.sum())
-            success += int(ok.sum())
+            syndromes += int(ended.sum())
             recent.extend((ok[ended]).float().tolist())
             env.reset(ended, rate)
         # ---- learn
-        if size >= learning_starts:
-            j = torch.randint(0, size, (batch_size,), generator=gen, device=dev)
-            s_b, s2_b = buf_s[j].float(), buf_s2[j].float()
+        if len(memory) >= learning_starts:
+            net.train()
+            batch, idx, w = memory.sample(batch_size, beta)
+            s_b, s2_b, a_b = batch["state"].float(), batch["next_state"].float(), batch["action"]
+            if sym is not None:
+                g = sym.random(batch_size, gen, dev)
+                s_b, s2_b, a_b = sym.images(s_b, g), sym.images(s2_b, g), sym.global_actions(a_b, g)
             with torch.no_grad():
-                valid2 = env.valid(s2_b)
-                any2 = valid2.any(1)
-                a2 = _masked_flat(net(s2_b), valid2 | ~any2[:, None]).argmax(1)
-                q2 = target(s2_b).flatten(1).gather(1, a2[:, None]).squeeze(1)
-                y = buf_r[j] + gamma * torch.where(buf_t[j] | ~any2, 0.0, q2)
-            q_sa = net(s_b).flatten(1).gather(1, buf_a[j][:, None]).squeeze(1)
-            loss = nn.functional.smooth_l1_loss(q_sa, y)
+                y = _td_targets(net, target, s2_b, anchor, batch["ret"], batch["discount"])
+            dd = code.d * code.d
+            rows = torch.arange(batch_size, device=dev)
+            q_sa = net.q_cells(net.features(s_b), rows, a_b % dd)[rows, a_b // dd]
+            td = y - q_sa
+            loss = (w * nn.functional.smooth_l1_loss(q_sa, y, reduction="none")).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 10.0)
             opt.step()
+            memory.update_priorities(idx, td, eps=priority_eps)
             losses.append(loss.item())
             if (it + 1) % target_update == 0:
                 target.load_state_dict(net.state_dict())
@@ -437,9 +465,12 @@ def train_deepq_decoder(
             bar.set_postfix(eps=f"{eps:.2f}", p=f"{rate:.3f}", success=f"{np.mean(recent):.3f}",
                             loss=f"{np.mean(losses[-200:]) if losses else 0:.3f}")
             logger.debug("update %d eps %.2f p %.3f success %.3f", it + 1, eps, rate, np.mean(recent))
-        if checkpoint is not None and (it + 1) % checkpoint_every == 0:
-            snapshot().save(checkpoint)
-            net.train()
+        if (it + 1) % checkpoint_every == 0 and (checkpoint is not None or callback is not None):
+            snap = snapshot()
+            if checkpoint is not None:
+                snap.save(checkpoint)
+            if callback is not None:
+                callback(it + 1, snap)
         if time_budget is not None and time.perf_counter() - t0 > time_budget:
             logger.info("time budget %.0f s reached after %d of %d updates", time_budget, it + 1, updates)
             break
