@@ -120,7 +120,8 @@ def check_device(
         shots: run with this many shots (tolerances become statistical); default: the device's.
         options: device options when ``device`` is a name (e.g. ``{"dtype": "complex128"}``).
         select: run only checks whose name contains this substring (e.g. ``"test_gate"``).
-        families: op families to check (``"qubit"``, ``"cv"``); default: every conformance module.
+        families: op families to check (``"qubit"``, ``"cv"``, ``"linear_optics"``); default: every
+            conformance module.
 
     Returns:
         A :class:`Report`; ``report.ok`` is true when nothing failed.
@@ -203,8 +204,8 @@ def _cases(func: Callable) -> Iterator[tuple[str, dict]]:
 def _run_module(module, spec: DeviceSpec, dev, select: str | None) -> list[CheckResult]:
     import pytest
 
-    family = module.__name__.rsplit("_", 1)[-1]
     short = module.__name__.rsplit(".", 1)[-1]
+    family = short.removeprefix("conformance_")
     tests = [(n, getattr(module, n)) for n in module.__all__ if n.startswith("test_")]
     cases = [(f"{short}::{n}{ident}", func, kwargs) for n, func in tests for ident, kwargs in _cases(func)]
     if select:
@@ -212,7 +213,7 @@ def _run_module(module, spec: DeviceSpec, dev, select: str | None) -> list[Check
     if not cases:
         return []
     if family not in dev.capabilities.families:
-        kind = "photonic (cv)" if family == "cv" else family
+        kind = {"cv": "photonic (cv)", "linear_optics": "linear-optical"}.get(family, family)
         return [CheckResult(short, "skipped", f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, "
                                               f"not {kind} ones ({len(cases)} checks)")]
     out = []

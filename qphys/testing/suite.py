@@ -20,7 +20,8 @@ def parametrize_device_specs(metafunc) -> None:
 
 def device_for(spec: DeviceSpec, family: str):
     """The device ``spec`` describes (built once per spec and reused), or a skip when it cannot
-    be built for lack of credentials or does not run ``family`` (``"qubit"``/``"cv"``) circuits."""
+    be built for lack of credentials or does not run ``family`` (``"qubit"``/``"cv"``/
+    ``"linear_optics"``) circuits."""
     key = (spec.name, repr(sorted(spec.options.items())), spec.shots)
     if key not in _DEVICES:
         try:
@@ -29,6 +30,6 @@ def device_for(spec: DeviceSpec, family: str):
             pytest.skip(f"{spec.name}: no credentials ({exc})")
     dev = _DEVICES[key]
     if family not in dev.capabilities.families:
-        kind = "photonic" if family == "cv" else "qubit"
+        kind = {"cv": "photonic", "linear_optics": "linear-optical"}.get(family, family)
         pytest.skip(f"{dev.name} runs {sorted(dev.capabilities.families)} circuits, not {kind} ones")
     return dev
