@@ -48,7 +48,9 @@ from qphys.sim.linear_optics import (
     threshold_patterns,
     validate_photons,
 )
-from qphys.sim.linear_optics.components import apply_component
+from qphys.sim.linear_optics.components import Component, apply_component
+from qphys.sim.linear_optics.components import _validate as _check_components
+from qphys.sim.linear_optics.fock_space import rank
 from qphys.sim.linear_optics.measure import _herald_np, _threshold_group, index_to_patterns
 
 #: Measurement kinds of linear-optical circuits.
@@ -349,6 +351,34 @@ def unbatch(circuit, values: list, metadata: dict) -> tuple[list, dict]:
     return [v[0] for v in values], meta
 
 
+def check_components(components: Sequence[Component], m: int) -> int | None:
+    """Validate a list of :class:`Component` on ``m`` modes (kinds, modes, parameter counts, batch
+    sizes) and return the batch size (``None``: unbatched).
+
+    Raises:
+        UnsupportedOperationError, ParameterError, WireError, MatrixError, BatchSizeError: a
+            malformed component, reported with its position.
+    """
+    return _check_components(components, m)
+
+
+def pattern_indices(pats) -> torch.Tensor:
+    """Indices ``(K,)`` of patterns ``(K, m)`` (all with the same photon number) in the order of
+    :func:`patterns`, vectorised.
+
+    Examples:
+        >>> pattern_indices([[2, 0, 0], [0, 1, 1]]).tolist()
+        [0, 4]
+    """
+    t = np.asarray(pats, dtype=np.int64)
+    if t.ndim != 2 or t.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    n = int(t[0].sum())
+    if not (t.sum(1) == n).all():
+        raise UnsupportedOperationError("pattern_indices: the patterns hold different photon numbers")
+    return torch.from_numpy(rank(t, t.shape[1], n).astype(np.int64))
+
+
 def counts_from_samples(samples: Sequence[Sequence[int]], m: int, n: int) -> torch.Tensor:
     """``(N,)`` int64 counts of sampled patterns (photons per mode), in :func:`patterns` order.
 
@@ -358,7 +388,7 @@ def counts_from_samples(samples: Sequence[Sequence[int]], m: int, n: int) -> tor
     """
     out = torch.zeros(num_patterns(m, n), dtype=torch.int64)
     if len(samples):
-        idx = torch.tensor([pattern_index(tuple(int(v) for v in s)) for s in samples])
+        idx = pattern_indices(np.asarray(samples, dtype=np.int64).reshape(-1, m))
         out.index_add_(0, idx, torch.ones_like(idx))
     return out
 
@@ -380,7 +410,7 @@ def shift_terms(circuit, op_index: int, param_index: int) -> int:
 __all__ = [
     "MEASUREMENTS", "SAMPLED_ONLY", "check_circuit", "circuit_unitary", "remaining", "outcome_patterns",
     "values_from_probabilities", "values_from_counts", "counts_from_samples", "shift_terms", "measurement_value",
-    "unbatch",
+    "unbatch", "Component", "check_components", "pattern_indices",
     "amplitudes", "probabilities", "patterns", "num_patterns", "pattern_index", "threshold_patterns",
     "validate_photons", "clements_decomposition", "ClementsMesh", "mesh_unitary", "mesh_modes", "num_mzis",
     "slos_memory",
