@@ -200,7 +200,7 @@ class Circuit(CVBuilder, LinearOpticsBuilder):
                 f"{name} is a {spec.family} operation and cannot be added to a {kinds[self.family]} circuit; "
                 f"build Circuit({build[spec.family]}) for it"
             )
-        if isinstance(wires, (int, np.integer)):
+        if not isinstance(wires, (tuple, list, range)):  # one wire (anything else is checked, not iterated)
             wires = (wires,)
         wires = self._check_wires(name, tuple(wires))
         if spec.num_wires is not None and len(wires) != spec.num_wires:
