@@ -29,6 +29,11 @@ from qphys.ops.linear_optics import BS_OPS
 
 _CONVENTIONS = {"Rx": pcvl.BSConvention.Rx, "Ry": pcvl.BSConvention.Ry, "H": pcvl.BSConvention.H}
 _BS_CONVENTION = {name: _CONVENTIONS[conv] for conv, name in BS_OPS.items()}
+#: qphys operations with a Perceval component (``tests/backends/test_gate_mappings.py`` checks
+#: that every registered linear-optical operation is here or in :data:`DECOMPOSED`).
+GATES = ("ps", *BS_OPS.values(), "mzi", "interferometer")
+#: Registered operations this plugin builds from others (none).
+DECOMPOSED: tuple[str, ...] = ()
 
 
 def _value(p, batch_index: int) -> float:
@@ -287,6 +292,6 @@ def to_processor(
 
 
 __all__ = [
-    "perceval_circuit", "parametrized_circuit", "parameter_rows", "to_perceval_circuit", "unitary_circuit",
+    "GATES", "DECOMPOSED", "perceval_circuit", "parametrized_circuit", "parameter_rows", "to_perceval_circuit", "unitary_circuit",
     "mzi_circuit", "to_basic_state", "to_processor",
 ]

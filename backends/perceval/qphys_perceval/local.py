@@ -106,12 +106,15 @@ class PercevalCliffordDevice(Device):
     grows with the photon number, not with the number of output patterns.
 
     Every sampled measurement of a circuit is estimated from the same ``shots`` samples per batch
-    row. The samples come from Perceval's random generator, seeded with ``pcvl.random_seed(seed)``
-    before each circuit (the seed plus the circuit's position), so a seed reproduces a run.
+    row. **Not reproducible by seed**: ``seed`` is passed to ``pcvl.random_seed`` before each
+    circuit, but Perceval 1.3.1's ``CliffordClifford2017`` backend still returns different samples
+    for the same seed within one process (checked: four runs with one seed gave up to three
+    different sample sets); the distribution is right (chi-square tested), the draws are not
+    repeatable. Use ``torch.linear_optics`` with shots for repeatable samples.
 
     Args:
         shots: samples per circuit (default 1000).
-        seed: seed of Perceval's generator.
+        seed: passed to ``pcvl.random_seed`` (see above).
 
     Examples:
         >>> import math, qphys
