@@ -58,7 +58,7 @@ from qphys.jobs import JobRunner, JobSpec, Ledger, RetryPolicy, Transport, qphys
 from qphys_perceval.convert import parameter_rows, parametrized_circuit
 from qphys_perceval.fake_cloud import FAKE_PLATFORMS, FakeQuandelaCloud
 from qphys_perceval.local import linear_optics_capabilities
-from qphys_perceval.transport import OUTCOME_UNKNOWN, PercevalCloudTransport, RemotePayload
+from qphys_perceval.transport import OUTCOME_UNKNOWN, FastSerializing, PercevalCloudTransport, RemotePayload
 
 logger = logging.getLogger(__name__)
 
@@ -437,12 +437,15 @@ class QuandelaFamily:
         _check_options(name, options, _COMMON)
         from perceval.providers.quandela import QuandelaCommunicationLayer, RemoteConfig
 
+        class Layer(FastSerializing, QuandelaCommunicationLayer):
+            """Quandela's layer, payloads serialized in linear time."""
+
         if not RemoteConfig().get_token():
             raise CredentialsError(
                 f"{name}: no Quandela Cloud token; set PCVL_CLOUD_TOKEN in the environment, or save one once with "
                 "perceval's RemoteConfig().set_token(...) then .save(); for an offline run use quandela.fake:belenos"
             )
-        return PercevalRemoteDevice(name, platform, lambda: QuandelaCommunicationLayer(platform), **options)
+        return PercevalRemoteDevice(name, platform, lambda: Layer(platform), **options)
 
 
 class ScalewayFamily:
@@ -483,6 +486,9 @@ class ScalewayFamily:
         _check_options(name, options, _COMMON + ("project_id", "max_idle_duration_s", "max_duration_s"))
         from perceval.providers.scaleway import ScalewayCommunicationLayer, ScalewayConfig
 
+        class Layer(FastSerializing, ScalewayCommunicationLayer):
+            """Scaleway's layer, payloads serialized in linear time."""
+
         if not ScalewayConfig().get_token():
             raise CredentialsError(
                 f"{name}: no Scaleway secret key; set SCALEWAY_CLOUD_TOKEN in the environment, or save one once with "
@@ -493,7 +499,7 @@ class ScalewayFamily:
             raise DeviceOptionError(f"{name}: give project_id= (your Scaleway project) or set SCW_DEFAULT_PROJECT_ID")
         session = {k: options.pop(k) for k in ("max_idle_duration_s", "max_duration_s") if k in options}
         return PercevalRemoteDevice(
-            name, platform, lambda: ScalewayCommunicationLayer(platform, project_id, **session), session=True, **options
+            name, platform, lambda: Layer(platform, project_id, **session), session=True, **options
         )
 
 

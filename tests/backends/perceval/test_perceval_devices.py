@@ -5,8 +5,6 @@ against the exact distribution (chi-square)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import scipy.stats
