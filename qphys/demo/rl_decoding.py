@@ -1,4 +1,4 @@
-"""Demo section: decoding the toric code — MWPM (PyMatching), a neural decoder and a DQN agent.
+"""Demo section: decoding the toric code — matching (PyMatching), neural decoders and a deep-Q agent.
 
 Uses the shipped weights in ``qphys/rl/weights`` (no training here), so it runs in seconds.
 """
@@ -12,13 +12,13 @@ def run(ctx: DemoContext) -> dict:
     import torch
 
     from qphys.rl.codes import ToricCode, surface_code_memory_circuit
-    from qphys.rl.decoders import (
+    from qphys.rl.decoding import (
+        CorrelatedMWPMDecoder,
         MWPMDecoder,
-        NeuralDecoder,
-        RLDecoder,
         evaluate,
+        load_decoder,
+        paired_difference,
         threshold_plot,
-        weights_path,
     )
 
     threads = torch.get_num_threads()
@@ -27,25 +27,24 @@ def run(ctx: DemoContext) -> dict:
         shots = 2000 if ctx.quick else 10_000
         metrics: dict = {}
         code5 = ToricCode(5)
+        syn, true = code5.sample("depolarizing", 0.10, shots=shots, seed=ctx.seed)  # one sample for all
         mwpm5 = MWPMDecoder(code5)
-        nn5 = NeuralDecoder.load(weights_path("decoder_cnn_d5_depolarizing.pt"))
-        r_mw = evaluate(mwpm5, code5, "depolarizing", 0.10, shots, seed=ctx.seed)
-        r_nn = evaluate(nn5, code5, "depolarizing", 0.10, shots, seed=ctx.seed)  # same syndromes
-        print(f"   d=5 toric code, depolarizing p=0.10, {shots} syndromes:")
-        print(f"     MWPM (X, Z matched separately) {100 * r_mw.failure_rate:5.2f}% "
-              f"[{100 * r_mw.ci_low:.2f}, {100 * r_mw.ci_high:.2f}]  {r_mw.throughput:,.0f} syndromes/s")
-        print(f"     NeuralDecoder (CNN, MWPM hint) {100 * r_nn.failure_rate:5.2f}% "
-              f"[{100 * r_nn.ci_low:.2f}, {100 * r_nn.ci_high:.2f}]  {r_nn.throughput:,.0f} syndromes/s")
-        metrics.update(mwpm_d5_depol=r_mw.failure_rate, neural_d5_depol=r_nn.failure_rate)
+        print(f"   d=5 toric code, depolarizing p=0.10, {shots} syndromes (failure rate; paired difference "
+              "vs X/Z-separate matching, 95% interval):")
+        for label, dec in (("correlated matching", CorrelatedMWPMDecoder(code5, p=0.10)),
+                           ("translation-invariant net", load_decoder("equivariant_d5_depolarizing")),
+                           ("deep-Q agent", load_decoder("deepq_d5_depolarizing"))):
+            r = paired_difference(dec, mwpm5, syn, true)
+            print(f"     {label:26s} {100 * r.rate_a:5.2f}%  (MWPM {100 * r.rate_b:5.2f}%)  "
+                  f"{100 * r.diff:+.2f} [{100 * r.ci_low:+.2f}, {100 * r.ci_high:+.2f}] points")
+            metrics[label.replace(" ", "_").replace("-", "") + "_d5_depol"] = r.rate_a
+        metrics["mwpm_d5_depol"] = r.rate_b
 
-        code3 = ToricCode(3)
-        rl_shots = 300 if ctx.quick else 1500
-        agent = RLDecoder.load(weights_path("decoder_dqn_d3_bitflip.pt"))
-        r_rl = evaluate(agent, code3, "bitflip", 0.10, rl_shots, seed=ctx.seed)
-        r_mw3 = evaluate(MWPMDecoder(code3), code3, "bitflip", 0.10, rl_shots, seed=ctx.seed)
-        print(f"   d=3 toric code, bit-flip p=0.10, {rl_shots} syndromes: DQN agent "
-              f"{100 * r_rl.failure_rate:.1f}% vs MWPM {100 * r_mw3.failure_rate:.1f}%")
-        metrics.update(dqn_d3_bitflip=r_rl.failure_rate, mwpm_d3_bitflip=r_mw3.failure_rate)
+        agent = load_decoder("deepq_d5_bitflip")
+        r = paired_difference(agent, mwpm5, *code5.sample("bitflip", 0.10, shots=shots, seed=ctx.seed))
+        print(f"   d=5 toric code, bit-flip p=0.10: deep-Q agent {100 * r.rate_a:.2f}% vs MWPM "
+              f"{100 * r.rate_b:.2f}% (paired {100 * r.diff:+.2f} [{100 * r.ci_low:+.2f}, {100 * r.ci_high:+.2f}])")
+        metrics.update(deepq_d5_bitflip=r.rate_a, mwpm_d5_bitflip=r.rate_b)
 
         circ = surface_code_memory_circuit(3, p=0.003)
         r_c = evaluate(MWPMDecoder(circ), circ, shots=shots, seed=ctx.seed)
@@ -63,4 +62,4 @@ def run(ctx: DemoContext) -> dict:
         torch.set_num_threads(threads)
 
 
-SECTION = Section(60, "rl_decoding", "Decoding the toric code: MWPM, neural decoder, DQN agent", run)
+SECTION = Section(60, "rl_decoding", "Decoding the toric code: matching, neural decoders, deep-Q agent", run)

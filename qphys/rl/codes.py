@@ -6,7 +6,7 @@ boundaries: ``2 d**2`` physical qubits, ``d**2`` vertex (star, X-type) stabilize
 geometry) rather than taken from a library because the decoding environment, the neural decoder and the
 images they see need the explicit lattice layout (which qubit borders which plaquette), which the
 general-purpose code libraries (e.g. the hypergraph-product constructions of ``ldpc``/``qecsim``) do not
-expose in this form. Matching itself is done by PyMatching (:mod:`qphys.rl.decoders`) and circuit-level
+expose in this form. Matching itself is done by PyMatching (:mod:`qphys.rl.decoding`) and circuit-level
 noise by Stim (:func:`surface_code_memory_circuit`).
 
 Layout (``r, c`` in ``range(d)``, all indices modulo ``d``):

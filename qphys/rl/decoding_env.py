@@ -42,7 +42,7 @@ from gymnasium import spaces
 from qphys.errors import ConfigError
 from qphys.rl.codes import NOISE_MODELS, ToricCode, validate_rate
 
-__all__ = ["ToricCodeDecodingEnv", "center_shift", "view_to_qubit"]
+__all__ = ["ToricCodeDecodingEnv", "ToricCodeDefectEnv", "center_shift", "view_to_qubit"]
 
 PERSPECTIVES = ("centered", "fixed")
 
@@ -275,3 +275,125 @@ class ToricCodeDecodingEnv(gym.Env):
             lines.append(" ".join(("V" if img[1, r, c] else "+") for c in range(self.d)))
             lines.append(" ".join(("P" if img[0, r, c] else ".") for c in range(self.d)))
         return "\n".join(lines) + f"\nstep {self._steps}, defects {int(self._syndrome.sum())}\n"
+
+
+class ToricCodeDefectEnv(ToricCodeDecodingEnv):
+    """Decoding with Andreasson et al.'s defect-centred actions (``qphys/ToricCodeDefectDecoding-v0``).
+
+    The action set of :mod:`qphys.rl.defect_actions`: a Pauli on one of the four edges next to a
+    defect (X next to plaquette defects under bit-flip noise; X, Y or Z next to plaquette or vertex defects
+    under depolarizing noise). Global action ``a * d**2 + r * d + c`` is local action ``a`` at cell
+    ``(r, c)``; the agent considers only actions next to a current defect (``info["action_mask"]``,
+    :meth:`action_masks`; a masked action is still applied if taken). The agent's view is defect-centred: :meth:`perspectives` gives the syndrome
+    translated so each defect sits at the centre (the input of Andreasson et al.'s network; the
+    :class:`~qphys.rl.decoding.deepq.PerspectiveQNetwork` computes all of them in one pass).
+
+    Rewards: the number of defects removed by the step, plus ``terminal_reward`` when no defect is left
+    and the error times the correction is a stabilizer (a trivial loop); ``0`` more when it is a logical
+    operator. Truncation after ``max_steps``. The batched training simulation
+    (:class:`~qphys.rl.defect_actions.BatchedToricEpisodes`) follows the same rules; a test checks
+    they agree step by step.
+
+    Args:
+        d, noise, p, max_steps, render_mode: as :class:`ToricCodeDecodingEnv`.
+        terminal_reward: reward for ending with a trivial loop (default 10).
+
+    Raises:
+        ConfigError: as :class:`ToricCodeDecodingEnv`, or a non-finite ``terminal_reward``.
+
+    Examples:
+        >>> env = ToricCodeDefectEnv(d=3, noise="bitflip", p=0.1)
+        >>> obs, info = env.reset(seed=3)
+        >>> int(env.action_space.n), info["action_mask"].shape
+        (36, (36,))
+        >>> a = int(np.flatnonzero(info["action_mask"])[0])
+        >>> obs, reward, terminated, truncated, info = env.step(a)
+        >>> env.perspectives().shape[1:]
+        (2, 3, 3)
+    """
+
+    def __init__(
+        self,
+        d: int = 5,
+        noise: str = "bitflip",
+        p: float = 0.1,
+        *,
+        max_steps: int | None = None,
+        terminal_reward: float = 10.0,
+        render_mode: str | None = None,
+    ):
+        super().__init__(d, noise, p, max_steps=max_steps, perspective="fixed", render_mode=render_mode)
+        if isinstance(terminal_reward, bool) or not isinstance(terminal_reward, numbers.Real) or not np.isfinite(
+            terminal_reward
+        ):
+            raise ConfigError(f"terminal_reward must be a finite real number, got {terminal_reward!r}")
+        from qphys.rl.defect_actions import DefectActions
+
+        self.terminal_reward = float(terminal_reward)
+        self.actions = DefectActions(self.code, noise)
+        self.action_space = spaces.Discrete(self.actions.n_actions)
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions now, ``(n_actions,)`` bool (an action needs a defect at its cell)."""
+        img = self.code.syndrome_to_image(self._syndrome)
+        return self.actions.valid_mask(img[None])[0]
+
+    def perspectives(self) -> np.ndarray:
+        """The syndrome centred on each defect, ``(n_defects, 2, d, d)`` (plaquette defects first)."""
+        img = self.code.syndrome_to_image(self._syndrome).astype(np.float32)
+        cells = np.argwhere(img != 0)  # (kind, r, c)
+        shifts = np.stack([(self.d // 2 - cells[:, 1]) % self.d, (self.d // 2 - cells[:, 2]) % self.d], 1)
+        return roll_images(np.repeat(img[None], len(cells), 0), shifts)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """As :meth:`ToricCodeDecodingEnv.reset`; ``info`` also holds ``action_mask``."""
+        obs, info = super().reset(seed=seed, options=options)
+        info["action_mask"] = self.action_masks()
+        return obs, info
+
+    def step(self, action):
+        """Apply one defect-centred action.
+
+        Raises:
+            gymnasium.error.ResetNeeded: stepping before ``reset`` or after the episode ended.
+            gymnasium.error.InvalidAction: an action outside the action space.
+
+        A masked action (no defect at its cell) is still a legal Pauli and is applied — it creates
+        defects, so its reward is negative; the mask tells an agent which actions Andreasson et al.'s
+        agent considers, and keeps generic tools (random actions, vector envs, checkers) working.
+        """
+        if self._done:
+            raise gym.error.ResetNeeded(
+                "ToricCodeDefectEnv.step called before reset() or after the episode ended; call env.reset() first"
+            )
+        if isinstance(action, np.ndarray) and action.shape == ():
+            action = action.item()
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, numbers.Integral) or not (
+            0 <= int(action) < self.action_space.n
+        ):
+            raise gym.error.InvalidAction(
+                f"action must be an integer in [0, {self.action_space.n}) (local action * d**2 + cell), got {action!r}"
+            )
+        a = int(action)
+        q, pauli = self.actions.global_qubit_pauli(a)
+        before = int(self._syndrome.sum())
+        op = np.zeros(self.n_qubits, dtype=np.uint8)
+        op[int(q)] = int(pauli)
+        self._error = ToricCode.compose(self._error, op)
+        self._syndrome = self.code.syndrome(self._error)
+        after = int(self._syndrome.sum())
+        self._steps += 1
+        reward = float(before - after)
+        info: dict = {"defects": after}
+        terminated = after == 0
+        truncated = False
+        if terminated:
+            cls = self.code.logical_class(self._error)
+            success = not cls.any()
+            reward += self.terminal_reward if success else 0.0
+            info.update(success=bool(success), logical_class=cls)
+        elif self._steps >= self.max_steps:
+            truncated = True
+        self._done = terminated or truncated
+        info["action_mask"] = self.action_masks()
+        return self._obs(), reward, terminated, truncated, info

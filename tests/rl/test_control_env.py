@@ -137,10 +137,14 @@ def test_invalid_action_index(action):
 
 
 def test_numpy_integer_actions_accepted():
+    """numpy scalars act exactly like the Python ints: protocol (+4, -4) reaches the reference fidelity."""
     env = QubitControlEnv(T=0.1)
     env.reset(seed=0)
-    env.step(np.int64(1))
-    env.step(np.array(0))
+    _, r0, term0, _, info0 = env.step(np.int64(1))
+    _, r1, term1, _, info1 = env.step(np.array(0))
+    assert not term0 and r0 == 0 and term1
+    np.testing.assert_array_equal(info1["protocol"], [4.0, -4.0])
+    assert r1 == pytest.approx(reference_fidelity(1, [4.0, -4.0], 0.05), abs=1e-10)
 
 
 def test_step_before_reset_and_after_termination():

@@ -8,7 +8,7 @@ import torch
 
 from qphys.errors import ConfigError
 from qphys.rl.codes import ToricCode, surface_code_memory_circuit
-from qphys.rl.decoders import (
+from qphys.rl.decoding import (
     MWPMDecoder,
     NeuralDecoder,
     RLDecoder,
@@ -47,7 +47,33 @@ def test_mwpm_failure_rate_matches_published(d, noise, p, published):
     # loose bound from the interval itself: the published value must be inside our 99.9% Wilson interval
     lo, hi = wilson_interval(res.failures, res.shots, confidence=0.999)
     assert lo <= published <= hi, (res, lo, hi)
-    assert res.ci_low <= res.failure_rate <= res.ci_high and res.throughput > 0
+    assert res.ci_low < res.failure_rate < res.ci_high
+    assert res.failures == round(res.failure_rate * res.shots)
+
+
+def test_evaluate_times_predict_and_reports_throughput():
+    """``seconds`` is the time spent in ``predict`` and ``throughput`` is shots per second of it: a decoder
+    that sleeps 0.05 s per call, called twice (batch_size=300 for 500 shots), must show both."""
+    import time
+
+    class Slow:
+        calls = 0
+
+        def __init__(self, code):
+            self.inner = MWPMDecoder(code)
+
+        def predict(self, s):
+            Slow.calls += 1
+            time.sleep(0.05)
+            return self.inner.predict(s)
+
+    code = ToricCode(3)
+    res = evaluate(Slow(code), code, "bitflip", 0.05, 500, seed=0, batch_size=300)
+    ref = evaluate(MWPMDecoder(code), code, "bitflip", 0.05, 500, seed=0, batch_size=300)
+    assert Slow.calls == 2 and res.failures == ref.failures  # same syndromes, same answers
+    assert 0.1 <= res.seconds < 5.0
+    assert res.throughput == pytest.approx(500 / res.seconds)
+    assert res.decoder == "Slow" and res.d == 3 and res.noise == "bitflip" and res.p == 0.05
 
 
 def test_mwpm_corrects_every_error_up_to_half_the_distance():
@@ -157,33 +183,43 @@ def test_neural_decoder_cuda_matches_cpu():
     np.testing.assert_allclose(dec.to("cpu").predict_proba(s), gpu, atol=1e-4)
 
 
+def centre_pair_policy(obs):
+    """A hand-written Q function for d=5 in the centred view: flip the edge joining the centre plaquette
+    defect to a neighbouring plaquette defect (so it removes any pair of adjacent defects in one step)."""
+    q = np.zeros((len(obs), 150))
+    edges = {(1, 2): 2 * 5 + 2, (3, 2): 3 * 5 + 2, (2, 1): 25 + 2 * 5 + 2, (2, 3): 25 + 2 * 5 + 3}
+    for i, img in enumerate(obs):
+        for (r, c), edge in edges.items():
+            if img[0, r, c]:
+                q[i, edge] = 1.0  # X on the shared edge
+    return q
+
+
 def test_rl_decoder_counts_unsolved_shots_as_failures():
-    code = ToricCode(3)
-    lazy = RLDecoder(lambda obs: np.zeros((len(obs), 54)), code, max_steps=2)
-    s, _ = code.sample("bitflip", 0.3, shots=50, seed=0)
-    s = s[s.any(axis=1)]
-    corr, solved = lazy.correction(s)
-    assert corr.shape == (len(s), 18)
-    bits = lazy.predict(s)
+    """One step of the pair policy solves every single X error and no two separated X errors; the
+    unsolved shots get the impossible class bit 2, so evaluate counts them as failures."""
+    code = ToricCode(5)
+    single = np.eye(code.n_qubits, dtype=np.uint8)
+    double = np.zeros((10, code.n_qubits), dtype=np.uint8)
+    for k in range(10):  # X on h(0, k % 5) and h(2, (k + 2) % 5): two separate defect pairs, two steps needed
+        double[k, [k % 5, 2 * 5 + (k + 2) % 5]] = 1
+    errs = np.concatenate([single, double])
+    s = code.syndrome(errs)
+    dec = RLDecoder(centre_pair_policy, code, max_steps=1)
+    corr, solved = dec.correction(s)
+    assert corr.shape == (len(s), code.n_qubits)
+    np.testing.assert_array_equal(solved, np.r_[np.ones(len(single), bool), np.zeros(len(double), bool)])
+    np.testing.assert_array_equal(code.syndrome(corr[solved]), s[solved])
+    bits = dec.predict(s)
     assert np.all(bits[~solved] == 2)
+    np.testing.assert_array_equal(bits[solved], code.logical_class(errs[solved]))
 
 
 def test_rl_decoder_with_a_perfect_local_policy_decodes_single_errors():
     """A hand-written Q function that, in the centred view, flips the qubit joining the centre defect to
     its partner: decodes every weight-1 X error, proving the view/action bookkeeping of RLDecoder."""
     code = ToricCode(5)
-
-    def q_fn(obs):
-        q = np.zeros((len(obs), 150))
-        for i, img in enumerate(obs):
-            # plaquette (2,2) is at the centre; partner is one of its 4 neighbours
-            edges = {(1, 2): 2 * 5 + 2, (3, 2): 3 * 5 + 2, (2, 1): 25 + 2 * 5 + 2, (2, 3): 25 + 2 * 5 + 3}
-            for (r, c), edge in edges.items():
-                if img[0, r, c]:
-                    q[i, edge] = 1.0  # X on the shared edge
-        return q
-
-    dec = RLDecoder(q_fn, code, perspective="centered")
+    dec = RLDecoder(centre_pair_policy, code, perspective="centered")
     errs = np.eye(code.n_qubits, dtype=np.uint8)
     s = code.syndrome(errs)
     np.testing.assert_array_equal(dec.predict(s), code.logical_class(errs))
@@ -200,12 +236,17 @@ def test_shipped_weights_load_and_decode():
         np.testing.assert_array_equal(dec.predict(code.syndrome(errs)), code.logical_class(errs))
 
 
-def test_threshold_plot_writes_figure(tmp_path):
-    out = threshold_plot([3, 5], [0.05, 0.12], shots=400, path=tmp_path / "thr.png", seed=0)
+def test_threshold_plot_shows_the_threshold(tmp_path):
+    """MWPM's bit-flip threshold is ~10.3%: below it the d=5 code fails less often than d=3, above it more
+    often. With 6000 shots per point both differences are > 4 standard errors (d=3/d=5: 6.1%/3.1% at
+    p = 0.05; ~39%/~45% at p = 0.16), so each side is asserted with the Wilson intervals apart."""
+    out = threshold_plot([3, 5], [0.05, 0.16], shots=6000, path=tmp_path / "thr.png", seed=0)
     assert (tmp_path / "thr.png").stat().st_size > 1000
-    assert [r.p for r in out[5]] == [0.05, 0.12]
-    # below threshold the larger code is better; above it, worse (with a generous margin at 400 shots)
-    assert out[5][0].failure_rate <= out[3][0].failure_rate + 0.02
+    assert [r.p for r in out[5]] == [0.05, 0.16] and out["path"] == str(tmp_path / "thr.png")
+    below3, above3 = out[3]
+    below5, above5 = out[5]
+    assert below5.ci_high < below3.ci_low, (below5, below3)
+    assert above5.ci_low > above3.ci_high, (above5, above3)
 
 
 def test_shipped_d5_depolarizing_network_beats_separate_matching():

@@ -11,7 +11,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import qphys.rl  # noqa: F401  (registers the ids)
 from qphys.errors import ConfigError
-from qphys.rl.decoders import MWPMDecoder
+from qphys.rl.decoding import MWPMDecoder
 from qphys.rl.decoding_env import ToricCodeDecodingEnv, center_shift, roll_images, view_to_qubit
 
 # SB3's checker warns about every 3-D observation that is not a >=36x36 uint8 camera frame (it assumes

@@ -23,6 +23,7 @@ def test_registry_has_every_qphys_env_with_versioned_id():
         "qphys/QubitControl-v0",
         "qphys/SpinChainControl-v0",
         "qphys/ToricCodeDecoding-v0",
+        "qphys/ToricCodeDefectDecoding-v0",
     }
     assert set(qphys.rl.ENV_IDS) <= set(QPHYS_IDS)
     for env_id in QPHYS_IDS:
@@ -50,6 +51,7 @@ EXPECTED_WARNINGS = {
         r"The minimal resolution for an image is 36x36 for the default `CnnPolicy`",
     ],
 }
+EXPECTED_WARNINGS["qphys/ToricCodeDefectDecoding-v0"] = EXPECTED_WARNINGS["qphys/ToricCodeDecoding-v0"]
 
 
 @pytest.mark.parametrize("env_id", QPHYS_IDS)

@@ -45,13 +45,7 @@ from qphys.sim.linear_optics.components import (
     ps_matrix,
     unitary,
 )
-from qphys.sim.linear_optics.fock_space import (
-    _binomials,
-    _patterns_np,
-    num_patterns,
-    patterns,
-    validate_photons,
-)
+from qphys.sim.linear_optics.fock_space import clear_caches, num_patterns, patterns, validate_photons
 from qphys.sim.linear_optics.measure import (
     condition,
     counts,
@@ -67,20 +61,6 @@ from qphys.sim.linear_optics.measure import (
 )
 from qphys.sim.linear_optics.memory import check_slos_memory, slos_memory
 from qphys.sim.linear_optics.slos import amplitudes, output_size, probabilities
-
-
-def clear_caches() -> None:
-    """Free every cached pattern, index and weight table of :mod:`qphys.sim.linear_optics`
-    (they are rebuilt on demand; large ``(m, n)`` tables take memory comparable to the states).
-
-    Examples:
-        >>> clear_caches()
-    """
-    from qphys.sim.linear_optics import measure, slos
-
-    for fn in (_patterns_np, _binomials, *slos._CACHES, *measure._CACHES):
-        fn.cache_clear()
-
 
 __all__ = [
     "amplitudes", "probabilities", "output_size", "num_patterns", "patterns", "validate_photons",

@@ -143,4 +143,24 @@ def validate_photons(photons: Sequence[int], m: int | None = None) -> tuple[int,
     return values
 
 
-__all__ = ["num_patterns", "patterns", "rank", "validate_photons", "MAX_PHOTONS"]
+#: every ``lru_cache``-d table builder of the package; modules add theirs with :func:`register_caches`
+_CACHES: list = []
+
+
+def register_caches(*fns) -> None:
+    """Let :func:`clear_caches` free the ``lru_cache``-d functions ``fns`` (called by sibling modules)."""
+    _CACHES.extend(fns)
+
+
+def clear_caches() -> None:
+    """Free every cached pattern, index and weight table of :mod:`qphys.sim.linear_optics`
+    (they are rebuilt on demand; large ``(m, n)`` tables take memory comparable to the states).
+
+    Examples:
+        >>> clear_caches()
+    """
+    for fn in (_patterns_np, _binomials, *_CACHES):
+        fn.cache_clear()
+
+
+__all__ = ["num_patterns", "patterns", "rank", "validate_photons", "clear_caches", "MAX_PHOTONS"]

@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from qphys.errors import ConfigError, ParameterError, WireError
-from qphys.sim.linear_optics.fock_space import _patterns_np, num_patterns, rank, validate_photons
+from qphys.sim.linear_optics.fock_space import (
+    _patterns_np,
+    num_patterns,
+    rank,
+    register_caches,
+    validate_photons,
+)
 
 
 def _check_probs(probs: torch.Tensor, m: int, n: int) -> None:
@@ -240,7 +246,7 @@ def condition(probs: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, to
     return kept / success.clamp_min(torch.finfo(probs.dtype).tiny).unsqueeze(-1), success
 
 
-_CACHES = (_patterns_on, _threshold_np, _threshold_group, _herald_np)
+register_caches(_patterns_on, _threshold_np, _threshold_group, _herald_np)
 
 
 def pattern_index(pattern) -> int:

@@ -49,7 +49,13 @@ import numpy as np
 import torch
 
 from qphys.errors import MatrixError
-from qphys.sim.linear_optics.fock_space import _binomials, _patterns_np, num_patterns, validate_photons
+from qphys.sim.linear_optics.fock_space import (
+    _binomials,
+    _patterns_np,
+    num_patterns,
+    register_caches,
+    validate_photons,
+)
 
 #: CPU chunk of one layer's contributions ``(rows, m, B)``, in bytes: about L2-cache sized
 CPU_CHUNK_BYTES = 1 << 20
@@ -225,7 +231,7 @@ class SquaredModulus(torch.autograd.Function):
         return torch.view_as_complex(torch.view_as_real(phi) * g.unsqueeze(-1)), None
 
 
-_CACHES = (_tables_cpu, _tables_on, _output_scale_np, _output_scale)
+register_caches(_tables_cpu, _tables_on, _output_scale_np, _output_scale)
 
 
 def check_unitary_batch(U: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,41 @@
+"""The shipped φ⁴ flow, save/load round trips, and the demo section."""
+
+import torch
+
+from qphys.lattice import Phi4Action, effective_sample_size, make_phi4_flow
+from qphys.lattice.pretrained import PHI4_L8_RECIPE, load_flow, load_pretrained_phi4, make_flow, save_flow
+from qphys.lattice.train import TrainingHistory
+
+
+def test_shipped_flow_is_the_recipe_and_still_samples_well():
+    flow, recipe, history = load_pretrained_phi4()
+    assert recipe["L"] == 8 and recipe["couplings"] == {"m2": -4.0, "lam": 8.0}
+    assert history["seconds"] > 0 and len(history["loss"]) == len(history["step"])
+    S = Phi4Action(**recipe["couplings"])
+    with torch.no_grad():
+        x, logq = flow.sample(8192, generator=torch.Generator().manual_seed(0))
+    assert effective_sample_size(-S(x) - logq) > 0.35  # 0.42 measured; BENCHMARKS.md has the 16384-sample figure
+
+
+def test_save_and_load_round_trip(tmp_path):
+    recipe = {**PHI4_L8_RECIPE, "L": 4, "flow": {**PHI4_L8_RECIPE["flow"], "n_layers": 2, "hidden": [4]}}
+    flow = make_flow(recipe)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    hist = TrainingHistory(loss=[3.0, 2.0, 1.0], ess=[0.1, 0.2, 0.3], seconds=1.5, cpu_seconds=1.2)
+    save_flow(tmp_path / "f.pt", flow, recipe, hist, max_history=2)
+    again, recipe2, h2 = load_flow(tmp_path / "f.pt")
+    assert recipe2 == recipe and h2["step"] == [0, 2] and h2["loss"] == [3.0, 1.0] and h2["seconds"] == 1.5
+    x = torch.randn(5, 4, 4)
+    torch.testing.assert_close(again.log_prob(x), flow.log_prob(x))
+    assert type(again.layers[0]) is type(make_phi4_flow(4, n_layers=2, coupling="spline").layers[0])
+
+
+def test_demo_section_writes_its_plot(tmp_path):
+    from qphys.demo import run_demo
+
+    metrics = run_demo(out_dir=tmp_path, quick=True, progress=False, only=["lattice"])["lattice"]
+    assert (tmp_path / "lattice_phi4_flow.png").stat().st_size > 10_000
+    assert metrics["acceptance"] > 0.45 and metrics["ess"] > 0.3
+    assert abs(metrics["chi2_flow"] - metrics["chi2_hmc"]) < 0.2
