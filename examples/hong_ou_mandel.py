@@ -126,6 +126,10 @@ def main(argv=None) -> dict:
     if args.plot:
         plot(out, args.plot)
         print(f"figure saved to {args.plot}")
+    exact_ok = all(out["results"][k]["max_dev"] < 1e-12 for k in ("torch.linear_optics", "perceval.slos"))
+    sampled_ok = out["results"]["quandela.fake:ascella"]["max_dev"] < 5 * 0.5 / math.sqrt(shots)
+    if not (exact_ok and sampled_ok):
+        raise SystemExit("the dip departs from (1 - exp(-tau^2 / 4 sigma^2)) / 2 beyond tolerance")
     return out
 
 

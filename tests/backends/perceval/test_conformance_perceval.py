@@ -11,6 +11,7 @@ CONFORMANCE_DEVICES = [
     DeviceSpec("perceval.naive", atol=1e-10),
     DeviceSpec("perceval.clifford", shots=4000, atol=0.0),
     DeviceSpec("quandela.fake:ascella", options={"poll_interval": 0, "ledger": False}, shots=4000, atol=0.0),
+    DeviceSpec("quandela.fake:belenos", options={"poll_interval": 0, "ledger": False}, shots=4000, atol=0.0),
 ]
 
 
