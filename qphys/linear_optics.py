@@ -29,7 +29,7 @@ import torch
 
 from qphys.circuit import Circuit
 from qphys.errors import UnsupportedOperationError
-from qphys.ir import Measurement
+from qphys.ir import Measurement, Operation
 from qphys.lo_builder import LINEAR_OPTICS
 from qphys.ops.linear_optics import op_matrix
 from qphys.sim.linear_optics import (
@@ -393,6 +393,57 @@ def counts_from_samples(samples: Sequence[Sequence[int]], m: int, n: int) -> tor
     return out
 
 
+def _nearest_unitary(u: np.ndarray) -> np.ndarray:
+    w, _, vh = np.linalg.svd(u)
+    return w @ vh
+
+
+def mesh_interferometers(circuit) -> Circuit:
+    """A copy of ``circuit`` whose ``interferometer(U)`` operations are replaced by their Clements
+    meshes (:func:`clements_decomposition`): ``m (m - 1) / 2`` ``mzi`` in :func:`mesh_modes` order,
+    then a ``ps`` per mode, on the interferometer's modes. A batched ``U`` gives batched angles,
+    so a batch of matrices becomes one parametrised circuit (what a remote job can carry). The
+    matrices are read as data (detached; complex64 ones are first rounded to the nearest
+    unitary in complex128): differentiate through a mesh of ``mzi`` instead.
+
+    Examples:
+        >>> import qphys, torch
+        >>> from scipy.stats import unitary_group
+        >>> U = torch.tensor(unitary_group.rvs(3, random_state=0))
+        >>> c = qphys.Circuit(photons=(1, 1, 0)).interferometer(U).probs()
+        >>> meshed = mesh_interferometers(c)
+        >>> [op.name for op in meshed.operations]
+        ['mzi', 'mzi', 'mzi', 'ps', 'ps', 'ps']
+        >>> bool(torch.allclose(circuit_unitary(meshed), circuit_unitary(c), atol=1e-12))
+        True
+    """
+    check_circuit(circuit)
+    if not any(op.name == "interferometer" for op in circuit.operations):
+        return circuit
+    ops: list[Operation] = []
+    for op in circuit.operations:
+        if op.name != "interferometer":
+            ops.append(op)
+            continue
+        u = torch.as_tensor(op.params[0]).detach().cpu().to(torch.complex128).numpy()
+        rows = u.reshape(-1, *u.shape[-2:])
+        meshes = [clements_decomposition(_nearest_unitary(r)) for r in rows]
+        batched = u.ndim == 3
+
+        def angle(values, _batched=batched):
+            return torch.tensor(values, dtype=torch.float64) if _batched else float(values[0])
+
+        wires = op.wires
+        for q, k in enumerate(mesh_modes(len(wires))):
+            ops.append(Operation("mzi", (wires[k], wires[k + 1]),
+                                 (angle([mesh.phi_a[q] for mesh in meshes]), angle([mesh.phi_b[q] for mesh in meshes]))))
+        for k, w in enumerate(wires):
+            ops.append(Operation("ps", (w,), (angle([mesh.phases[k] for mesh in meshes]),)))
+    new = circuit.copy()
+    new.operations = ops
+    return new
+
+
 def shift_terms(circuit, op_index: int, param_index: int) -> int:
     """How many shifted circuits the photonic rule of a parameter takes (``2R`` for ``R`` photons
     reaching it; ``4R`` for a beam splitter whose frequencies are half-integers).
@@ -410,6 +461,7 @@ def shift_terms(circuit, op_index: int, param_index: int) -> int:
 __all__ = [
     "MEASUREMENTS", "SAMPLED_ONLY", "check_circuit", "circuit_unitary", "remaining", "outcome_patterns",
     "values_from_probabilities", "values_from_counts", "counts_from_samples", "shift_terms", "measurement_value",
+    "mesh_interferometers",
     "unbatch", "Component", "check_components", "pattern_indices",
     "amplitudes", "probabilities", "patterns", "num_patterns", "pattern_index", "threshold_patterns",
     "validate_photons", "clements_decomposition", "ClementsMesh", "mesh_unitary", "mesh_modes", "num_mzis",

@@ -121,14 +121,22 @@ class PercevalRemoteDevice(Device):
         poll_interval: seconds between status requests while a job runs.
         resubmit_unknown: resubmit a job whose earlier submission may have been created at the
             provider (it may be paid twice; see the module docstring).
+        interferometers: ``"mesh"`` (default) sends every ``interferometer(U)`` as its Clements
+            mesh of MZIs and phase shifters (:func:`qphys.linear_optics.mesh_interferometers`:
+            the form a chip's programmable interferometer implements; a batch of matrices then
+            travels as the rows of one job); ``"unitary"`` sends Perceval ``Unitary`` blocks and
+            leaves the compilation to the platform (batched matrices are refused).
     """
 
     capabilities = linear_optics_capabilities(exact=False, shots=True, measurements=REMOTE_MEASUREMENTS)
 
     def __init__(self, name: str, platform: str, make_layer, *, shots=1000, seed=None, max_shots_per_call=None,
                  max_circuits_per_job=None, ledger=True, transport=None, retry=None, poll_interval=1.0,
-                 resubmit_unknown=False, session: bool = False):
+                 resubmit_unknown=False, session: bool = False, interferometers: str = "mesh"):
         super().__init__(shots=shots, seed=seed)
+        if interferometers not in ("mesh", "unitary"):
+            raise DeviceOptionError(f"{name}: interferometers must be 'mesh' or 'unitary', got {interferometers!r}")
+        self.interferometers = interferometers
         self.name = name
         self.platform = platform
         for label, value in (("max_shots_per_call", max_shots_per_call), ("max_circuits_per_job", max_circuits_per_job)):
@@ -201,13 +209,17 @@ class PercevalRemoteDevice(Device):
 
         Raises:
             UnsupportedOperationError: exact results asked, the platform lacks ``sample_count``,
-                a batched interferometer matrix, or photon-number measurements on a platform with
-                threshold detectors.
+                a batched interferometer matrix (with ``interferometers="unitary"``), or
+                photon-number measurements on a platform with threshold detectors.
             WireError: more (or fewer) modes than the platform has.
             ParameterError: more (or fewer) photons than the platform takes, or several photons
                 in one input mode where the platform allows one.
         """
         circuits = super().preprocess(circuits, config)
+        if self.interferometers == "mesh":
+            # a trainable matrix stays as it is: execute then names the gradient it lacks
+            circuits = [c if any(op.name == "interferometer" and torch.is_tensor(op.params[0]) and op.params[0].requires_grad
+                                 for op in c.operations) else lo.mesh_interferometers(c) for c in circuits]
         specs = self.platform_specs()
         commands = [getattr(c, "name", c) for c in specs.commands] or list(specs.get("available_commands", []))
         if "sample_count" not in commands:
@@ -240,8 +252,9 @@ class PercevalRemoteDevice(Device):
                 u = op.params[0] if op.name == "interferometer" else None
                 if torch.is_tensor(u) and u.ndim == 3 and u.shape[0] > 1:
                     raise UnsupportedOperationError(
-                        f"{self.name}: a batched interferometer matrix cannot travel as job parameters; build a mesh "
-                        "of mzi with batched phases, or run one circuit per matrix"
+                        f"{self.name}: a batched interferometer matrix cannot travel as job parameters; use "
+                        "interferometers='mesh' (the default: Clements meshes with batched phases), or run one "
+                        "circuit per matrix"
                     )
             if threshold and any(m.kind in ("photon_numbers",) or m.detection == "pnr" for m in c.measurements):
                 raise UnsupportedOperationError(
@@ -370,7 +383,7 @@ class PercevalRemoteDevice(Device):
 
 # ---- families -------------------------------------------------------------------------------------------
 _COMMON = ("shots", "seed", "max_shots_per_call", "max_circuits_per_job", "ledger", "transport", "retry",
-           "poll_interval", "resubmit_unknown")
+           "poll_interval", "resubmit_unknown", "interferometers")
 
 
 def _check_options(name: str, options: dict, allowed) -> None:

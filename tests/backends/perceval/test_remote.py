@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 import requests
 import torch
@@ -22,6 +23,7 @@ import qphys
 from qphys.errors import (
     CredentialsError,
     DeviceOptionError,
+    DifferentiationError,
     JobError,
     ParameterError,
     UnsupportedOperationError,
@@ -95,14 +97,38 @@ def test_parameter_shift_training_step_is_two_jobs(tmp_path):
     (qphys.Circuit(photons=(1,) * 7 + (0,) * 3).bs(0.1, 0, 1).counts(), ParameterError, "7 photons"),
     (qphys.Circuit(photons=(2, 0)).bs(0.1, 0, 1).counts(), ParameterError, "at most one photon per mode"),
     (qphys.Circuit(photons=(1, 0)).bs(0.1, 0, 1).state(), UnsupportedOperationError, "does not support measurement 'state'"),
-    (qphys.Circuit(photons=(1, 0)).interferometer(torch.eye(2, dtype=torch.complex128).expand(3, 2, 2)).counts(),
-     UnsupportedOperationError, "batched interferometer"),
 ])
 def test_preprocess_checks_the_platform_spec(tmp_path, circuit, error, match):
     cloud = FakeQuandelaCloud(tmp_path / "cloud")
     with pytest.raises(error, match=match):
         qphys.execute(circuit, device(cloud, tmp_path))
     assert paid(cloud) == 0
+
+
+def test_interferometers_travel_as_clements_meshes_one_job_for_a_batch(tmp_path):
+    from scipy.stats import unitary_group
+
+    cloud = FakeQuandelaCloud(tmp_path / "cloud")
+    U = torch.tensor(np.stack([unitary_group.rvs(4, random_state=k) for k in range(3)]))
+    c = qphys.Circuit(photons=(1, 0, 1, 0)).interferometer(U).probs()
+    r = qphys.execute(c, device(cloud, tmp_path, shots=4000))
+    exact = qphys.execute(c, "torch.linear_optics").values[0]
+    assert (r.values[0] - exact).abs().max() < 5 * 0.5 / math.sqrt(4000)
+    assert paid(cloud) == 1, "three matrices: three rows of one job"
+    with pytest.raises(UnsupportedOperationError, match="batched interferometer matrix cannot travel"):
+        qphys.execute(c, device(cloud, tmp_path, interferometers="unitary"))
+    one = qphys.Circuit(photons=(1, 0, 1, 0)).interferometer(U[0]).probs()
+    r = qphys.execute(one, device(cloud, tmp_path, shots=4000, interferometers="unitary"))
+    assert (r.values[0] - exact[0]).abs().max() < 5 * 0.5 / math.sqrt(4000) and paid(cloud) == 2
+    with pytest.raises(DeviceOptionError, match="interferometers must be 'mesh' or 'unitary'"):
+        device(cloud, tmp_path, interferometers="clements")
+    trainable = torch.tensor(unitary_group.rvs(3, random_state=5), requires_grad=True)
+    sub = qphys.Circuit(photons=(1, 0, 1, 0)).bs(0.4, 0, 1).interferometer(trainable, (1, 2, 3)).probs()
+    with pytest.raises(DifferentiationError, match="matrix of 'interferometer' is trainable"):
+        qphys.execute(sub, device(cloud, tmp_path))
+    r = qphys.execute(sub.detached(), device(cloud, tmp_path, shots=4000))  # a sub-mesh on modes 1..3
+    exact = qphys.execute(sub.detached(), "torch.linear_optics").values[0]
+    assert (r.values[0] - exact).abs().max() < 5 * 0.5 / math.sqrt(4000)
 
 
 def test_exact_results_are_refused(tmp_path):
