@@ -1,6 +1,8 @@
 """The shipped linear-optics conformance suite on the Perceval plugin's local devices and the
 offline Quandela fake (remote protocol, samples only)."""
 
+import re
+
 import pytest
 
 from qphys.testing import DeviceSpec
@@ -18,3 +20,16 @@ CONFORMANCE_DEVICES = [
 @pytest.fixture(autouse=True)
 def _fake_cloud_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("QPHYS_HOME", str(tmp_path_factory.getbasetemp() / "qphys_home"))
+
+
+@pytest.mark.parametrize("argv, summary", [
+    (["perceval.slos"], r"perceval\.slos \(exact\): (\d+) passed, 0 failed"),
+    (["quandela.fake:ascella", "--shots", "4000", "--options", '{"poll_interval": 0}'],
+     r"quandela\.fake:ascella \(shots=4000\): (\d+) passed, 0 failed"),
+])
+def test_check_device_command_passes(argv, summary, capsys):
+    from qphys import cli
+
+    assert cli.main(["check-device", *argv]) == 0
+    found = re.search(summary, capsys.readouterr().out)
+    assert found and int(found.group(1)) >= 9, "the linear-optics checks ran"
