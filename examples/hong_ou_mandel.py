@@ -18,8 +18,11 @@ on both temporal modes. Detectors do not resolve time, so a coincidence is "a ph
 The scan runs as one batched circuit (one row per delay) on ``torch.linear_optics`` (exact), on
 ``perceval.slos`` (Perceval's exact simulator) and on ``quandela.fake:ascella`` (the offline
 Quandela Cloud fake: sampled counts through Perceval's remote protocol, one job for the whole
-scan). It prints the curves, the fitted visibility and the largest deviation from the formula;
-``--plot FILE`` saves the figure.
+scan), once with ideal photons and once with the source imperfection that real QPUs report:
+photons of indistinguishability ``M < 1`` (``--indistinguishability``, default 0.9; Perceval's
+``NoiseModel``), whose dip only reaches ``P_c(0) = (1 - M) / 2``: the visibility measures ``M``.
+It prints the visibility ``1 - P_c(0) / P_c(|tau| >= 3 sigma)`` of every curve and its largest
+deviation from the formula; ``--plot FILE`` saves the figure.
 
 Run::
 
@@ -66,30 +69,43 @@ def coincidences(circuit: qphys.Circuit, probs: torch.Tensor) -> torch.Tensor:
     return probs[:, both].sum(1)
 
 
-def scan(points: int = 41, shots: int = 4000, *, sigma: float = 1.0, seed: int = 0) -> dict:
+def fake_qpu_coincidences(c: qphys.Circuit, shots: int, *, indistinguishability: float = 1.0,
+                          seed: int = 0) -> tuple[torch.Tensor, int]:
+    """Coincidences sampled on ``quandela.fake:ascella`` (its photons of the given
+    indistinguishability) and the number of jobs that took."""
+    import perceval as pcvl
+    from qphys_perceval import FakeQuandelaCloud
+
+    noise = pcvl.NoiseModel(indistinguishability=indistinguishability) if indistinguishability < 1 else None
+    with tempfile.TemporaryDirectory() as folder:
+        cloud = FakeQuandelaCloud(folder, seed=seed, noise=noise)
+        with qphys.device("quandela.fake:ascella", cloud=cloud, shots=shots, ledger=False,
+                          poll_interval=0) as dev:
+            pc = coincidences(c, qphys.execute(c, dev).values[0])
+        return pc, len(cloud.submissions())
+
+
+def scan(points: int = 41, shots: int = 4000, *, indistinguishability: float = 0.9, sigma: float = 1.0,
+         seed: int = 0) -> dict:
     """Coincidence probabilities versus delay on the exact and sampled devices."""
     tau = torch.linspace(-4 * sigma, 4 * sigma, points, dtype=torch.float64)
     c = hom_circuit(tau, sigma)
-    theory = (1 - overlap(tau, sigma)) / 2
+    noisy = f"quandela.fake:ascella, M = {indistinguishability}"
     curves = {
         "torch.linear_optics": coincidences(c, qphys.execute(c, "torch.linear_optics").values[0]),
         "perceval.slos": coincidences(c, qphys.execute(c, "perceval.slos").values[0]),
     }
-    with tempfile.TemporaryDirectory() as folder:
-        from qphys_perceval import FakeQuandelaCloud
-
-        cloud = FakeQuandelaCloud(folder, seed=seed)
-        with qphys.device("quandela.fake:ascella", cloud=cloud, shots=shots, ledger=False,
-                          poll_interval=0) as dev:
-            curves["quandela.fake:ascella"] = coincidences(c, qphys.execute(c, dev).values[0])
-        jobs = len(cloud.submissions())
+    curves["quandela.fake:ascella"], jobs = fake_qpu_coincidences(c, shots, seed=seed)
+    curves[noisy], _ = fake_qpu_coincidences(c, shots, indistinguishability=indistinguishability, seed=seed)
     far = tau.abs() >= 3 * sigma
     results = {}
     for name, pc in curves.items():
-        # visibility: 1 - P_c(0) / P_c(far from the dip)
+        m = indistinguishability if name == noisy else 1.0
+        theory = (1 - m * overlap(tau, sigma)) / 2
         visibility = 1 - float(pc[points // 2]) / float(pc[far].mean())
-        results[name] = {"visibility": visibility, "max_dev": float((pc - theory).abs().max())}
-    return {"tau": tau, "theory": theory, "curves": curves, "results": results, "jobs": jobs, "shots": shots}
+        results[name] = {"visibility": visibility, "max_dev": float((pc - theory).abs().max()), "expected": m}
+    return {"tau": tau, "theory": (1 - overlap(tau, sigma)) / 2, "curves": curves, "results": results,
+            "jobs": jobs, "shots": shots, "noisy": noisy}
 
 
 def plot(out: dict, path: str) -> None:
@@ -98,7 +114,9 @@ def plot(out: dict, path: str) -> None:
     fig = figure()
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(out["tau"], out["theory"], "k-", label="(1 - exp(-tau^2/4 sigma^2)) / 2")
-    for (name, pc), style in zip(out["curves"].items(), ("o", "x", "s"), strict=True):
+    m = out["results"][out["noisy"]]["expected"]
+    ax.plot(out["tau"], (1 - m * (1 - 2 * out["theory"])) / 2, "k--", label=f"(1 - {m} exp(-tau^2/4 sigma^2)) / 2")
+    for (name, pc), style in zip(out["curves"].items(), ("o", "x", "s", "^"), strict=True):
         ax.plot(out["tau"], pc, style, fillstyle="none", label=name)
     ax.set_xlabel("delay tau / sigma")
     ax.set_ylabel("coincidence probability")
@@ -112,22 +130,26 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="11 delays, 1000 shots")
     parser.add_argument("--points", type=int, default=None)
     parser.add_argument("--shots", type=int, default=None)
+    parser.add_argument("--indistinguishability", type=float, default=0.9,
+                        help="of the photons of the second fake-QPU scan (Perceval's NoiseModel)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=None, help="save the figure to this file")
     args = parser.parse_args(argv)
     points = args.points or (11 if args.quick else 41)
     shots = args.shots or (1000 if args.quick else 4000)
-    out = scan(points, shots, seed=args.seed)
+    out = scan(points, shots, indistinguishability=args.indistinguishability, seed=args.seed)
     print(f"HOM dip, {points} delays in [-4 sigma, 4 sigma]; sampled device: {shots} shots per delay, "
           f"{out['jobs']} job for the whole scan")
     for name, r in out["results"].items():
-        print(f"  {name:24s} visibility {r['visibility']:.4f}   max |P_c - theory| {r['max_dev']:.2e}")
+        print(f"  {name:36s} visibility {r['visibility']:.4f} (theory {r['expected']:.2f})   "
+              f"max |P_c - theory| {r['max_dev']:.2e}")
     print(f"  shot noise of one sampled point: <= {0.5 / math.sqrt(shots):.3f}")
     if args.plot:
         plot(out, args.plot)
         print(f"figure saved to {args.plot}")
     exact_ok = all(out["results"][k]["max_dev"] < 1e-12 for k in ("torch.linear_optics", "perceval.slos"))
-    sampled_ok = out["results"]["quandela.fake:ascella"]["max_dev"] < 5 * 0.5 / math.sqrt(shots)
+    sampled_ok = all(out["results"][k]["max_dev"] < 5 * 0.5 / math.sqrt(shots)
+                     for k in ("quandela.fake:ascella", out["noisy"]))
     if not (exact_ok and sampled_ok):
         raise SystemExit("the dip departs from (1 - exp(-tau^2 / 4 sigma^2)) / 2 beyond tolerance")
     return out
