@@ -35,8 +35,10 @@ from qphys.errors import (
     WireError,
 )
 from qphys.ir import MEASUREMENT_KINDS, Measurement, Operation
+from qphys.lo_builder import LINEAR_OPTICS, LinearOpticsBuilder
 from qphys.observables import Observable
 from qphys.ops import get_spec
+from qphys.sim.linear_optics.fock_space import validate_photons
 
 
 def _batch_of(value) -> int | None:
@@ -45,18 +47,34 @@ def _batch_of(value) -> int | None:
     return None
 
 
-class Circuit(CVBuilder):
-    """A qubit circuit (``Circuit(wires=n)``) or a photonic one (``Circuit(modes=m)``).
+class Circuit(CVBuilder, LinearOpticsBuilder):
+    """A qubit circuit (``Circuit(wires=n)``), a continuous-variable photonic one
+    (``Circuit(modes=m)``) or a linear-optical one (``Circuit(modes=m, photons=(1, 1, 0, 0))``:
+    single photons through passive optics, :mod:`qphys.lo_builder`).
 
     Args:
         wires: number of qubits.
-        modes: number of optical modes (continuous-variable circuit).
+        modes: number of optical modes.
+        photons: the input Fock state of a linear-optical circuit, photons per mode (at least
+            one photon); ``modes`` defaults to its length.
 
     Raises:
-        WireError: neither or both of ``wires`` and ``modes`` given, or a non-positive count.
+        WireError: neither or both of ``wires`` and ``modes`` given, a non-positive count, or
+            ``photons`` whose length is not ``modes``.
+        ParameterError: ``photons`` is not a sequence of photon counts with at least one photon.
     """
 
-    def __init__(self, wires: int | None = None, *, modes: int | None = None):
+    def __init__(self, wires: int | None = None, *, modes: int | None = None, photons=None):
+        if photons is not None:
+            if wires is not None:
+                raise WireError("photons= makes a linear-optical circuit, which has modes, not wires; drop wires=")
+            photons = validate_photons(photons, modes)
+            if sum(photons) == 0:
+                raise ParameterError(
+                    f"photons={photons} holds no photon; a linear-optical circuit needs at least one, e.g. "
+                    "photons=(1, 0, ...)"
+                )
+            modes = len(photons) if modes is None else modes
         if (wires is None) == (modes is None):
             raise WireError(
                 "give exactly one of wires= (qubit circuit) or modes= (photonic circuit), "
@@ -68,7 +86,8 @@ class Circuit(CVBuilder):
                 f"a circuit needs a positive integer number of wires/modes, got {describe(count)}; e.g. "
                 "Circuit(wires=2) or Circuit(modes=2)"
             )
-        self.family = "qubit" if wires is not None else "cv"
+        self.family = "qubit" if wires is not None else ("cv" if photons is None else LINEAR_OPTICS)
+        self.photons = photons
         self.num_wires = int(count)
         self.operations: list[Operation] = []
         self.measurements: list[Measurement] = []
@@ -88,8 +107,9 @@ class Circuit(CVBuilder):
 
     def __repr__(self):
         unit = "wires" if self.family == "qubit" else "modes"
+        photons = f", photons={self.photons}" if self.photons is not None else ""
         return (
-            f"Circuit({unit}={self.num_wires}, ops={len(self.operations)}, "
+            f"Circuit({unit}={self.num_wires}{photons}, ops={len(self.operations)}, "
             f"measurements={[m.kind for m in self.measurements]}, batch={self._batch})"
         )
 
@@ -194,11 +214,12 @@ class Circuit(CVBuilder):
             ParameterError, BatchSizeError: bad parameter values.
         """
         spec = get_spec(name)
-        if spec.family != self.family:
-            kind = "qubit" if self.family == "qubit" else "photonic (CV)"
+        if self.family not in spec.families:
+            kinds = {"qubit": "qubit", "cv": "photonic (CV)", LINEAR_OPTICS: "linear-optical"}
+            build = {"qubit": "wires=...", "cv": "modes=...", LINEAR_OPTICS: "modes=m, photons=(1, 0, ...)"}
             raise UnsupportedOperationError(
-                f"{name} is a {spec.family} operation and cannot be added to a {kind} circuit; "
-                f"build Circuit({'modes' if spec.family == 'cv' else 'wires'}=...) for it"
+                f"{name} is a {spec.family} operation and cannot be added to a {kinds[self.family]} circuit; "
+                f"build Circuit({build[spec.family]}) for it"
             )
         wires = self._check_wires(name, wires)
         if spec.num_wires is not None and len(wires) != spec.num_wires:
@@ -421,19 +442,35 @@ class Circuit(CVBuilder):
         self.measurements.append(Measurement("var", obs=obs))
         return self
 
-    def probs(self, wires=None) -> Circuit:
-        """Probabilities of computational basis states of ``wires`` (default: all)."""
-        self.measurements.append(Measurement("probs", wires=self._measure_wires("probs", wires)))
+    def _family_measurement(self, kind, wires, heralds=None, detection=None) -> Measurement:
+        if self.family == LINEAR_OPTICS:
+            return self._lo_measurement(kind, wires, heralds, "pnr" if detection is None else detection)
+        if heralds is not None or detection is not None:
+            raise ParameterError(
+                f"{kind}: heralds= and detection= belong to linear-optical circuits (photons through linear "
+                f"optics), not to {self.family} circuits"
+            )
+        return Measurement(kind, wires=self._measure_wires(kind, wires))
+
+    def probs(self, wires=None, *, heralds=None, detection=None) -> Circuit:
+        """Probabilities of computational basis states of ``wires`` (default: all).
+
+        On a linear-optical circuit: the probability of every output pattern (no ``wires``;
+        ``heralds={mode: photons}`` conditions on heralded modes, ``detection="threshold"``
+        reports click patterns; see :mod:`qphys.lo_builder`).
+        """
+        self.measurements.append(self._family_measurement("probs", wires, heralds, detection))
         return self
 
-    def sample(self, wires=None) -> Circuit:
-        """Bitstring samples of ``wires`` (needs shots)."""
-        self.measurements.append(Measurement("sample", wires=self._measure_wires("sample", wires)))
+    def sample(self, wires=None, *, detection=None) -> Circuit:
+        """Bitstring samples of ``wires`` (needs shots); output patterns of a linear-optical circuit."""
+        self.measurements.append(self._family_measurement("sample", wires, None, detection))
         return self
 
-    def counts(self, wires=None) -> Circuit:
-        """Counts of bitstrings of ``wires`` (needs shots)."""
-        self.measurements.append(Measurement("counts", wires=self._measure_wires("counts", wires)))
+    def counts(self, wires=None, *, heralds=None, detection=None) -> Circuit:
+        """Counts of bitstrings of ``wires`` (needs shots); of output patterns (tuples of photon
+        counts, or clicks with ``detection="threshold"``) on a linear-optical circuit."""
+        self.measurements.append(self._family_measurement("counts", wires, heralds, detection))
         return self
 
     def state(self) -> Circuit:
@@ -446,6 +483,11 @@ class Circuit(CVBuilder):
             example = "qphys.Z(0)" if self.family == "qubit" else "qphys.cv.X(0)"
             raise ObservableError(
                 f"{kind} needs an observable such as {example}, got {describe(obs)}"
+            )
+        if self.family == LINEAR_OPTICS:
+            raise ObservableError(
+                f"{kind}: a linear-optical circuit counts photons and has no observables; measure "
+                "photon_numbers(), probs(), counts() or sample() instead"
             )
         if obs.family != self.family:
             example = "qphys.Z(0)" if self.family == "qubit" else "qphys.cv.X(0)"
@@ -551,7 +593,7 @@ class Circuit(CVBuilder):
         Remote devices transpile once per structure and bind many parameter sets.
         """
         h = hashlib.sha256()
-        h.update(f"{self.family}:{self.num_wires}:{self._batch is not None}|".encode())
+        h.update(f"{self.family}:{self.num_wires}:{self.photons}:{self._batch is not None}|".encode())
         for op in self.operations:
             kinds = []
             for p in op.params:
@@ -561,7 +603,7 @@ class Circuit(CVBuilder):
                     kinds.append("s")
             h.update(f"{op.name}{op.wires}{kinds}|".encode())
         for m in self.measurements:
-            h.update(f"{m.kind}{m.wires}{_obs_key(m.obs)}|".encode())
+            h.update(f"{m.kind}{m.wires}{_obs_key(m.obs)}{m.heralds}{m.detection}|".encode())
         return h.hexdigest()[:16]
 
     def param_digest(self) -> str:

@@ -79,8 +79,13 @@ class CVBuilder:
 
         Raises:
             MatrixError: ``U`` is not square, not ``len(modes)`` wide, or not unitary.
-            ParameterError: ``U`` requires grad.
+            ParameterError: ``U`` requires grad (on a CV circuit).
+
+        On a linear-optical circuit ``U`` (``U[out, in]`` on the creation operators, as here) may
+        be batched ``(B, k, k)`` and may require grad.
         """
+        if self.family == "linear_optics":
+            return self._lo_interferometer(U, modes)
         self._require_cv("interferometer")
         if torch.is_tensor(U) and U.requires_grad:
             raise ParameterError(

@@ -19,8 +19,10 @@ from qphys.ops import OpSpec, get_spec
 
 #: Every measurement kind a circuit can hold.
 MEASUREMENT_KINDS = (
-    "expval", "var", "probs", "sample", "counts", "state", "fock_probs", "homodyne",
+    "expval", "var", "probs", "sample", "counts", "state", "fock_probs", "homodyne", "photon_numbers",
 )
+#: Detector models of linear-optical measurements: photon-number resolving, or click / no click.
+DETECTIONS = ("pnr", "threshold")
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,18 @@ class Measurement:
     """A measurement: ``kind`` is one of :data:`MEASUREMENT_KINDS`.
 
     ``obs`` is set for ``expval``/``var``; ``wires`` for ``probs``/``sample``/``counts``
-    (``None`` means all wires, in order).
+    (``None`` means all wires, in order). Linear-optical measurements may also condition on
+    ``heralds`` (``((mode, photons), ...)``, sorted by mode: the outcome is kept only when each
+    heralded mode detects that many photons, and the remaining modes are reported) and choose
+    the ``detection``: ``"pnr"`` (photon-number resolving, the default) or ``"threshold"``
+    (click / no click); other families leave both unset.
     """
 
     kind: str
     obs: Any = None
     wires: tuple[int, ...] | None = None
+    heralds: tuple[tuple[int, int], ...] = ()
+    detection: str | None = None
 
 
-__all__ = ["Operation", "Measurement", "MEASUREMENT_KINDS"]
+__all__ = ["Operation", "Measurement", "MEASUREMENT_KINDS", "DETECTIONS"]

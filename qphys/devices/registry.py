@@ -35,6 +35,9 @@ PROVIDERS = {
     "ibm.": "qphys-qiskit (pip install -e backends/qiskit)",
     "sf.": "qphys-strawberryfields (pip install -e backends/strawberryfields)",
     "pennylane.": "qphys-pennylane (pip install -e backends/pennylane)",
+    "perceval.": "qphys-perceval (pip install -e backends/perceval)",
+    "quandela.": "qphys-perceval (pip install -e backends/perceval)",
+    "scaleway.": "qphys-perceval (pip install -e backends/perceval)",
 }
 
 

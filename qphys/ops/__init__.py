@@ -1,4 +1,4 @@
-"""Operation definitions, one module per family (``qubit``, ``cv``).
+"""Operation definitions, one module per family (``qubit``, ``cv``, ``linear_optics``).
 
 Every operation is described by an :class:`OpSpec`: how many wires and parameters it takes, how
 to build its matrix from torch tensors, which structure a simulator may exploit (diagonal,
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from qphys.ops import (
     cv,  # noqa: F401,E402  (registers the CV gates)
+    linear_optics,  # noqa: F401,E402  (registers the linear-optical components)
     qubit,  # noqa: F401,E402  (registers the qubit gates)
 )
 from qphys.ops.spec import OpSpec, get_spec, register, registered_names

@@ -115,7 +115,7 @@ for _name, (_modes, _pnames, _g, _rec, _neg) in _SPECS.items():
         )
     )
 register(OpSpec("interferometer", "cv", None, 1, matrix_param=True, gaussian=True, param_names=("U",),
-                wire_names=("modes",), inverse=dagger_of_matrix("interferometer")))
+                wire_names=("modes",), inverse=dagger_of_matrix("interferometer"), also_in=("linear_optics",)))
 
 #: Names of every CV operation (from the registry).
 CV_GATES = tuple(registered_names("cv"))

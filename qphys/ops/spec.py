@@ -59,7 +59,9 @@ class OpSpec:
 
     Attributes:
         name: the builder-method name (``"rx"``, ``"cx"``, ``"displacement"``...).
-        family: ``"qubit"`` or ``"cv"``.
+        family: ``"qubit"``, ``"cv"`` or ``"linear_optics"``.
+        also_in: further families whose circuits may hold the op (``interferometer`` is both
+            a CV and a linear-optical op); see :attr:`families`.
         num_wires: wires (or modes) acted on; ``None`` for any number (``unitary``).
         num_params: number of real parameters (matrix-valued ops: 1, the matrix itself).
         param_names: names of the parameters, in order (the builder method's leading
@@ -87,6 +89,10 @@ class OpSpec:
             where there is none, e.g. a squeezing amplitude); ``None`` for all: derived from
             :attr:`matrix_frequencies` (``2π/ω``). Simulators reduce angles modulo their period
             in float64 before casting to the simulation precision (:meth:`param_period`).
+        shift_rule: optional ``(circuit, op_index, param_index) -> ShiftRule``: an exact rule
+            that depends on the circuit (photonic rules grow with the photons that reach the
+            op); used instead of ``grad_recipe``. An empty rule means the outputs do not depend
+            on the parameter there.
     """
 
     name: str
@@ -125,6 +131,20 @@ class OpSpec:
         if self.matrix_frequencies is not None and self.matrix_frequencies[index]:
             return 2 * math.pi / self.matrix_frequencies[index]
         return None
+    also_in: tuple[str, ...] = ()
+    shift_rule: Callable | None = None
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """Every family whose circuits may hold this op (``family`` first)."""
+        return (self.family, *self.also_in)
+
+    @property
+    def has_shift_rule(self) -> bool:
+        """Whether every parameter has an exact shift rule (static or circuit-dependent)."""
+        return self.shift_rule is not None or (
+            self.grad_recipe is not None and all(r is not None for r in self.grad_recipe)
+        )
 
     def invert(self, params: tuple) -> tuple[str, tuple]:
         """``(name, params)`` of the inverse of this op with ``params``.
@@ -216,4 +236,4 @@ def get_spec(name: str) -> OpSpec:
 
 def registered_names(family: str | None = None) -> list[str]:
     """Names of the registered operations, optionally of one family, sorted."""
-    return sorted(n for n, s in _REGISTRY.items() if family is None or s.family == family)
+    return sorted(n for n, s in _REGISTRY.items() if family is None or family in s.families)

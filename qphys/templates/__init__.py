@@ -11,6 +11,7 @@ from qphys.templates.cv import (
     displacement_embedding,
     squeezing_embedding,
 )
+from qphys.templates.linear_optics import mesh_shapes, mzi_mesh, phase_encoding
 from qphys.templates.qubit import (
     amplitude_embedding,
     angle_embedding,
@@ -30,4 +31,7 @@ __all__ = [
     "zz_feature_map",
     "hardware_efficient",
     "strongly_entangling_layers",
+    "mzi_mesh",
+    "phase_encoding",
+    "mesh_shapes",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import qphys_pennylane.convert as pl_convert
+import qphys_perceval.convert as perceval_convert
 import qphys_qiskit.convert as qiskit_convert
 import qphys_strawberryfields.convert as sf_convert
 
@@ -15,6 +16,7 @@ PLUGINS = {
     "qiskit": ("qubit", lambda: set(qiskit_convert.GATE_METHODS) | {"unitary", "state_prep"}, qiskit_convert.DECOMPOSED),
     "pennylane": ("qubit", lambda: set(pl_convert.QPHYS_TO_PL), pl_convert.DECOMPOSED),
     "strawberryfields": ("cv", lambda: set(sf_convert.GATES), sf_convert.DECOMPOSED),
+    "perceval": ("linear_optics", lambda: set(perceval_convert.GATES), perceval_convert.DECOMPOSED),
 }
 
 
@@ -36,10 +38,11 @@ def test_decomposed_lists_only_registered_unmapped_names(plugin):
 
 
 def test_a_new_gate_without_mappings_is_reported(monkeypatch):
-    for family, name in (("qubit", "fancy_gate"), ("cv", "fancy_cv_gate")):
+    for family, name in (("qubit", "fancy_gate"), ("cv", "fancy_cv_gate"), ("linear_optics", "fancy_lo_gate")):
         monkeypatch.setitem(spec_module._REGISTRY, name, OpSpec(name, family, 1, 0, wire_names=("wire",)))
     assert unmapped("qiskit") == ["fancy_gate"] and unmapped("pennylane") == ["fancy_gate"]
     assert unmapped("strawberryfields") == ["fancy_cv_gate"]
+    assert unmapped("perceval") == ["fancy_lo_gate"]
 
 
 def test_plugin_capabilities_follow_the_registry():

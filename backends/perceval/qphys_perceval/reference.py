@@ -1,10 +1,10 @@
 """Output amplitudes and probabilities computed by Perceval's own backends, in qphys's layout.
 
-These are the independent references for :mod:`qphys.sim.linear_optics` (and, in phase 2, the
-engines of the ``perceval.slos`` / ``perceval.naive`` devices). Perceval computes one circuit at a
-time; results are reordered into qphys's pattern order
-(:func:`qphys.sim.linear_optics.patterns`, which is also Perceval's ``allstate_iterator`` order)
-by ranking each Perceval state, not by trusting an iteration order.
+These are the independent references of qphys's torch SLOS and the engines of the
+``perceval.slos`` / ``perceval.naive`` devices. Perceval computes one circuit at a time; results
+are reordered into qphys's pattern order (:func:`qphys.linear_optics.patterns`, which is also
+Perceval's ``allstate_iterator`` order) by ranking each Perceval state, not by trusting an
+iteration order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import perceval as pcvl
 from perceval.backends import BackendFactory
 
 from qphys.errors import UnsupportedOperationError
-from qphys.sim.linear_optics import num_patterns, pattern_index, patterns, validate_photons
+from qphys.linear_optics import num_patterns, pattern_indices, patterns, validate_photons
 from qphys_perceval.convert import to_basic_state, to_processor
 
 #: Perceval strong-simulation backends that compute amplitudes (``prob_amplitude``).
@@ -61,8 +61,9 @@ def perceval_probabilities(circuit: pcvl.Circuit, photons, *, backend: str = "SL
     engine = _backend(circuit, photons, backend)
     m, n = circuit.m, sum(validate_photons(photons))
     out = np.zeros(num_patterns(m, n))
-    for state, prob in engine.prob_distribution().items():
-        out[pattern_index(list(state))] = prob
+    dist = engine.prob_distribution()
+    states = [list(state) for state in dist.keys()]
+    out[pattern_indices(states).numpy()] = [float(dist[state]) for state in dist.keys()]
     return out
 
 

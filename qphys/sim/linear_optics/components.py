@@ -1,5 +1,7 @@
 """Linear-optical components in Perceval's conventions, and the interferometer unitary they build.
 
+The matrices are defined once, with the operations, in :mod:`qphys.ops.linear_optics`.
+
 Every matrix acts on mode creation operators as ``a_j^dagger -> sum_i U[i, j] a_i^dagger``
 (``U[out, in]``), which is what Perceval's ``Circuit.compute_unitary()`` returns; a component
 placed after another multiplies from the left (Perceval's ``c // A // B`` has ``U = U_B @ U_A``).
@@ -35,101 +37,12 @@ import numpy as np
 import torch
 
 from qphys.errors import BatchSizeError, MatrixError, ParameterError, UnsupportedOperationError, WireError
+from qphys.ops.linear_optics import BS_OPS, bs_matrix, mzi_matrix, ps_matrix, real_dtype
 
 #: Perceval's beam-splitter conventions (``perceval.BSConvention``).
-BS_CONVENTIONS = ("Rx", "Ry", "H")
+BS_CONVENTIONS = tuple(BS_OPS)
 #: Component kinds :func:`circuit_unitary` understands, with their number of modes and parameters.
 COMPONENT_KINDS = {"ps": (1, 1), "bs": (2, 5), "mzi": (2, 2), "unitary": (None, 1)}
-
-
-def real_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The real dtype matching a complex one (``complex64`` -> ``float32``)."""
-    return torch.float64 if dtype == torch.complex128 else torch.float32
-
-
-def _as_real(p, dtype: torch.dtype, device) -> torch.Tensor:
-    if torch.is_tensor(p):
-        if p.is_complex():
-            raise ParameterError(f"component angles must be real, got a complex tensor {tuple(p.shape)}")
-        return p.to(device=device, dtype=real_dtype(dtype))
-    try:
-        value = float(p)
-    except (TypeError, ValueError):
-        raise ParameterError(f"component angles must be real numbers or tensors, got {p!r}") from None
-    if not math.isfinite(value):
-        raise ParameterError(f"component angles must be finite, got {value}")
-    return torch.tensor(value, dtype=real_dtype(dtype), device=device)
-
-
-def _expi(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return torch.polar(torch.ones_like(x), x).to(dtype)
-
-
-def ps_matrix(phi, *, dtype: torch.dtype = torch.complex128, device=None) -> torch.Tensor:
-    """Perceval's ``PS(phi)``: ``[[exp(i phi)]]``, shape ``(..., 1, 1)``.
-
-    Examples:
-        >>> ps_matrix(math.pi / 2)
-        tensor([[6.1232e-17+1.j]], dtype=torch.complex128)
-    """
-    return _expi(_as_real(phi, dtype, device), dtype)[..., None, None]
-
-
-def bs_matrix(
-    theta=math.pi / 2, phi_tl=0.0, phi_bl=0.0, phi_tr=0.0, phi_br=0.0, *, convention: str = "Rx",
-    dtype: torch.dtype = torch.complex128, device=None,
-) -> torch.Tensor:
-    """Perceval's ``BS(theta, phi_tl, phi_bl, phi_tr, phi_br, convention)``: shape ``(..., 2, 2)``.
-
-    See the module docstring for the three conventions; ``theta = pi/2`` (default) is 50:50.
-
-    Raises:
-        UnsupportedOperationError: ``convention`` is not ``"Rx"``, ``"Ry"`` or ``"H"``.
-
-    Examples:
-        >>> torch.view_as_real(bs_matrix() * 2**0.5).round(decimals=12)  # Rx, 50:50: [[1, i], [i, 1]]
-        tensor([[[1., 0.],
-                 [0., 1.]],
-        <BLANKLINE>
-                [[0., 1.],
-                 [1., 0.]]], dtype=torch.float64)
-    """
-    if convention not in BS_CONVENTIONS:
-        raise UnsupportedOperationError(
-            f"beam splitter convention {convention!r} is not one of Perceval's {BS_CONVENTIONS}"
-        )
-    th, tl, bl, tr, br = (_as_real(p, dtype, device) for p in (theta, phi_tl, phi_bl, phi_tr, phi_br))
-    th, tl, bl, tr, br = torch.broadcast_tensors(th, tl, bl, tr, br)
-    c = torch.cos(th / 2).to(dtype)
-    s = torch.sin(th / 2).to(dtype)
-    template = {"Rx": (1, 1j, 1j, 1), "Ry": (1, -1, 1, 1), "H": (1, 1, 1, -1)}[convention]
-    entries = (
-        template[0] * _expi(tl + tr, dtype) * c,
-        template[1] * _expi(bl + tr, dtype) * s,
-        template[2] * _expi(tl + br, dtype) * s,
-        template[3] * _expi(bl + br, dtype) * c,
-    )
-    return torch.stack(entries, dim=-1).reshape(*th.shape, 2, 2)
-
-
-def mzi_matrix(phi_a, phi_b, *, dtype: torch.dtype = torch.complex128, device=None) -> torch.Tensor:
-    """Perceval's ``"mzi phase first"``: ``PS(phi_a)`` (top), ``BS()``, ``PS(phi_b)`` (top), ``BS()``.
-
-    Shape ``(..., 2, 2)``; closed form in the module docstring.
-
-    Examples:
-        >>> m = mzi_matrix(0.0, math.pi)  # passes straight (up to a global phase)
-        >>> m.abs().round(decimals=6)
-        tensor([[1., 0.],
-                [0., 1.]], dtype=torch.float64)
-    """
-    a, b = torch.broadcast_tensors(_as_real(phi_a, dtype, device), _as_real(phi_b, dtype, device))
-    glob = 1j * _expi(b / 2, dtype)
-    ea = _expi(a, dtype)
-    s = torch.sin(b / 2).to(dtype)
-    c = torch.cos(b / 2).to(dtype)
-    entries = (glob * ea * s, glob * c, glob * ea * c, -glob * s)
-    return torch.stack(entries, dim=-1).reshape(*a.shape, 2, 2)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def _patterns_np(m: int, n: int) -> np.ndarray:
 
     Built mode by mode from the last one (``P(j+1, k) = [v, P(j, k - v)]`` for ``v = k .. 0``),
     keeping only the previous mode count's tables: about three times the result's bytes at the
-    peak. Only the 16 most recent tables are cached (:func:`clear_caches` frees them).
+    peak. Only the 16 most recent tables are cached (:func:`qphys.sim.linear_optics.clear_caches` frees them).
     """
     level = [np.full((1, 1), k, dtype=np.uint8) for k in range(n + 1)]  # the last mode alone
     for j in range(2, m + 1):
