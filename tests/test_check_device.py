@@ -76,7 +76,7 @@ def test_errors_before_any_check_runs():
         check_device("torch.qbit")
     with pytest.raises(DeviceOptionError, match="unknown option"):
         check_device("torch.qubit", options={"precision": 1})
-    with pytest.raises(ConfigError, match="unknown op family photonic; the suite covers cv, qubit"):
+    with pytest.raises(ConfigError, match="unknown op family photonic; the suite covers cv, linear_optics, qubit"):
         check_device("torch.qubit", families=("photonic",))
     with pytest.raises(ConfigError, match="options were given with a device instance"):
         check_device(qphys.device("torch.qubit"), options={"dtype": "complex128"})

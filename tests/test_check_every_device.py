@@ -22,6 +22,7 @@ from qphys.testing import DeviceSpec, check_device
 CHEAP_CHECKS = {
     "qubit": ("test_basis_state_order", "test_expval_pauli_words"),
     "cv": ("test_displacement", "test_squeezing"),
+    "linear_optics": ("test_hong_ou_mandel", "test_photon_numbers"),
 }
 IBM_REPRESENTATIVE = "ibm.fake_manila"
 #: Noisy devices: the checks compare with ideal results, so their gate and readout errors (a few

@@ -224,12 +224,15 @@ class TorchQubitDevice(Device):
         meta = {"device": self.name, "norm_drift": self._norm_drift(psi)}
         return Result(tuple(out), tuple(circuit.measurements), meta), psi
 
-    def _norm_drift(self, psi: torch.Tensor) -> float:
-        """``max |<psi|psi> - 1|`` over the batch; warns past :attr:`norm_tolerance`.
+    def _norm_drift(self, psi: torch.Tensor) -> float | None:
+        """``max |<psi|psi> - 1|`` over the batch; warns past :attr:`norm_tolerance`. ``None`` for
+        shape-only runs on the ``meta`` device, which have no values to read.
 
         Raises:
             ParameterError: the state has non-finite amplitudes (never a silent ``nan``).
         """
+        if psi.device.type == "meta":
+            return None
         with torch.no_grad():
             norms = psi.real.pow(2).sum(-1, dtype=torch.float64) + psi.imag.pow(2).sum(-1, dtype=torch.float64)
             drift = float((norms - 1).abs().max())

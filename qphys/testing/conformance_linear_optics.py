@@ -31,13 +31,13 @@ import itertools
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import qphys
 from qphys.errors import UnsupportedOperationError
+from qphys.testing.harness import parametrize, skip
 from qphys.testing.spec import DeviceSpec
-from qphys.testing.suite import device_for, parametrize_device_specs
+from qphys.testing.suite import device_fixture, parametrize_device_specs
 
 SEED = 2718
 #: Shots of the sampling checks when the device spec gives none.
@@ -50,11 +50,9 @@ def pytest_generate_tests(metafunc):
     parametrize_device_specs(metafunc)
 
 
-@pytest.fixture
-def lo_device(device_spec: DeviceSpec):
-    """The device ``device_spec`` describes (built once per spec), skipped unless it runs
-    linear-optical circuits."""
-    return device_for(device_spec, "linear_optics")
+#: The device ``device_spec`` describes (built once per spec), skipped unless it runs
+#: linear-optical circuits.
+lo_device = device_fixture("linear_optics", "lo_device")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -62,15 +60,15 @@ def _require(dev, *, ops=(), measurements=()):
     caps = dev.capabilities
     missing = sorted(set(ops) - set(caps.operations))
     if missing:
-        pytest.skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks operation(s) {', '.join(missing)}")
     missing = sorted(set(measurements) - set(caps.measurements))
     if missing:
-        pytest.skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
+        skip(f"{dev.name} lacks measurement(s) {', '.join(missing)}")
 
 
 def _exact_only(dev):
     if dev.default_config.shots is not None or not dev.capabilities.exact:
-        pytest.skip(f"{dev.name} samples; this check needs exact results")
+        skip(f"{dev.name} samples; this check needs exact results")
 
 
 def _execute(dev, circuits, **kwargs):
@@ -78,7 +76,7 @@ def _execute(dev, circuits, **kwargs):
     try:
         return qphys.execute(circuits, dev, **kwargs)
     except UnsupportedOperationError as exc:
-        pytest.skip(f"{dev.name}: {exc}")
+        skip(f"{dev.name}: {exc}")
 
 
 def _tol(spec: DeviceSpec, dev, p=None, *, fraction: float = 1.0, spread: float | None = None) -> float:
@@ -130,7 +128,7 @@ def test_hong_ou_mandel(device_spec, lo_device):
     _close(res.values[1], [0.0, 0.5, 0.5], _tol(device_spec, lo_device, expected), "HOM clicks (1,1), (1,0), (0,1)")
 
 
-@pytest.mark.parametrize("name", ["bs", "bs_ry", "bs_h"])
+@parametrize("name", ["bs", "bs_ry", "bs_h"])
 def test_beam_splitter_reflectivity(device_spec, lo_device, name):
     _require(lo_device, ops=[name], measurements=["probs"])
     theta = 1.1
@@ -216,7 +214,7 @@ def test_batching_matches_loop(device_spec, lo_device):
 def test_samples_and_counts(device_spec, lo_device):
     _require(lo_device, ops=["bs"], measurements=["sample", "counts", "probs"])
     if not lo_device.capabilities.shots:
-        pytest.skip(f"{lo_device.name} cannot sample")
+        skip(f"{lo_device.name} cannot sample")
     shots = lo_device.default_config.shots or SAMPLING_SHOTS
     c = qphys.Circuit(modes=3, photons=(1, 1, 0)).bs(math.pi / 2, 0, 1).bs(1.0, 1, 2)
     c.sample().counts().counts(detection="threshold").probs()

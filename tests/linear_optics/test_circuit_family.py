@@ -206,7 +206,7 @@ def test_shots_are_seeded_and_shared_by_measurements():
 
 def test_state_needs_exact_and_sampling_needs_shots():
     c = qphys.Circuit(photons=(1, 0)).bs(0.5, 0, 1)
-    with pytest.raises(UnsupportedOperationError, match="state is not available with shots"):
+    with pytest.raises(UnsupportedOperationError, match=r"state\(\) is the exact state and is not available with shots"):
         qphys.execute(c.copy().state(), "torch.linear_optics", shots=10)
     with pytest.raises(UnsupportedOperationError, match="needs shots"):
         qphys.execute(c.copy().counts(), "torch.linear_optics")

@@ -446,6 +446,7 @@ class QuandelaFamily:
                 cloud = FakeQuandelaCloud(cloud)
             device = PercevalRemoteDevice(name, platform, lambda: cloud.communication_layer(platform), **options)
             device.cloud = cloud
+            device.job_transport().rebuild = {"device": name, "options": {"cloud": str(cloud.root)}}
             return device
         _check_options(name, options, _COMMON)
         from perceval.providers.quandela import QuandelaCommunicationLayer, RemoteConfig
@@ -458,7 +459,9 @@ class QuandelaFamily:
                 f"{name}: no Quandela Cloud token; set PCVL_CLOUD_TOKEN in the environment, or save one once with "
                 "perceval's RemoteConfig().set_token(...) then .save(); for an offline run use quandela.fake:belenos"
             )
-        return PercevalRemoteDevice(name, platform, lambda: Layer(platform), **options)
+        device = PercevalRemoteDevice(name, platform, lambda: Layer(platform), **options)
+        device.job_transport().rebuild = {"device": name}
+        return device
 
 
 class ScalewayFamily:
@@ -511,9 +514,11 @@ class ScalewayFamily:
         if not project_id:
             raise DeviceOptionError(f"{name}: give project_id= (your Scaleway project) or set SCW_DEFAULT_PROJECT_ID")
         session = {k: options.pop(k) for k in ("max_idle_duration_s", "max_duration_s") if k in options}
-        return PercevalRemoteDevice(
+        device = PercevalRemoteDevice(
             name, platform, lambda: Layer(platform, project_id, **session), session=True, **options
         )
+        device.job_transport().rebuild = {"device": name, "options": {"project_id": project_id, **session}}
+        return device
 
 
 __all__ = ["PercevalRemoteDevice", "QuandelaFamily", "ScalewayFamily", "REMOTE_MEASUREMENTS", "QUANDELA_PLATFORMS",

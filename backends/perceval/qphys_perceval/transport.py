@@ -44,7 +44,7 @@ from perceval.serialization.library.serialization import Serialization
 
 from qphys import linear_optics as lo
 from qphys.errors import CredentialsError, JobError, TransientJobError
-from qphys.jobs import JobNotFoundError, Transport
+from qphys.jobs import JobNotFoundError, Transport, transport_factory
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +232,14 @@ class PercevalCloudTransport(Transport):
         self.sleep = sleep
         self._layer: CommunicationLayer | None = None
         self._computer: RemoteComputer | None = None
+        #: how ``qphys jobs resume`` rebuilds this transport: ``{"device": name, "options": {...}}``
+        #: (set by the device families; never credentials), or ``None``: not rebuildable
+        self.rebuild: dict | None = None
+
+    def rebuild_spec(self) -> dict | None:
+        if self.rebuild is None:
+            return None
+        return {"factory": "qphys_perceval.transport:perceval_transport", "kwargs": dict(self.rebuild)}
 
     @property
     def layer(self) -> CommunicationLayer:
@@ -289,7 +297,14 @@ class PercevalCloudTransport(Transport):
             iterator.iterations.extend(rows[1:])
         return iterator
 
-    def submit(self, payload: RemotePayload) -> str:
+    def submit(self, payload: RemotePayload, idempotency_key: str | None = None) -> str:
+        """Send ``payload`` under its name ``qphys-<job key>``.
+
+        The name is derived from the job's content, not from the runner's per-claim
+        ``idempotency_key``: it stays the same across re-runs, it is what a user searches for in
+        the provider's console, and it seeds nothing on the real platforms (Perceval's API cannot
+        look a job up by name, so :attr:`can_lookup` stays false).
+        """
         iterator = self.computation(payload)
         try:
             iterator.validate()
@@ -389,5 +404,14 @@ def decode_results(results: dict, job_id: str, photons: tuple[int, ...] | None =
     return {"counts": counts, "other": other}
 
 
-__all__ = ["PercevalCloudTransport", "RemotePayload", "SubmissionOutcomeUnknown", "OUTCOME_UNKNOWN", "classify",
+@transport_factory
+def perceval_transport(*, device: str, options: dict | None = None) -> Transport:
+    """The transport of device ``device`` built by name (what ``qphys jobs resume`` calls);
+    credentials come from Perceval's own configuration, as when the job was submitted."""
+    import qphys
+
+    return qphys.device(device, **(options or {})).job_transport()
+
+
+__all__ = ["PercevalCloudTransport", "perceval_transport", "RemotePayload", "SubmissionOutcomeUnknown", "OUTCOME_UNKNOWN", "classify",
            "http_status", "decode_results", "IndexedOutputArchive", "FastSerializing", "serialize_payload_value"]

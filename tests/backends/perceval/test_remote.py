@@ -263,7 +263,8 @@ def test_kill_while_waiting_then_rerun_and_resume_pay_once(home):
     r = qphys.execute(hom().probs(), dev)
     assert dev.job_stats()["reattached"] == 1 and dev.jobs_submitted == 0 and abs(float(r.values[0].sum()) - 1) < 1e-12
     # `qphys jobs resume` fetches the other through the device rebuilt by name; the next run reuses it
-    assert resume(ledger) == {"done": 1, "lost": 0, "failed": 0, "pending": 0}
+    summary = resume(ledger)
+    assert summary == {"done": 1, "lost": 0, "failed": 0, "pending": 0, "untouched": 0, "notes": []}
     dev = qphys.device("quandela.fake:ascella", shots=500, poll_interval=0)
     qphys.execute(other(), dev)
     assert dev.job_stats()["reused"] == 1 and paid(cloud) == 2, "no job paid twice, none lost"
