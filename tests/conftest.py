@@ -21,6 +21,13 @@ from qphys.testing.reference import GATES
 settings.register_profile("qphys", deadline=None, max_examples=25, derandomize=True, print_blob=True)
 settings.load_profile("qphys")
 
+def pytest_ignore_collect(collection_path, config):
+    """Fixture files are not doctest modules: under ``--doctest-modules`` pytest would import the
+    ``conftest.py`` of two sibling folders as one module name ("import file mismatch"). They are
+    still loaded as conftests."""
+    return True if collection_path.name == "conftest.py" else None
+
+
 #: (name, number of wires, number of real parameters) of every named qubit gate.
 GATE_TABLE = [(name, k, m) for name, (k, m, _) in GATES.items()]
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
+from qphys._validate import is_integer
 from qphys.circuit import Circuit
 from qphys.devices.shift import shift_vjp
 from qphys.errors import CircuitError, ConfigError, DifferentiationError, UnsupportedOperationError, WireError
@@ -83,7 +83,7 @@ class RunConfig:
 
     def __post_init__(self):
         if self.shots is not None:
-            if not _is_integer(self.shots) or self.shots <= 0:
+            if not is_integer(self.shots) or self.shots <= 0:
                 raise ConfigError(
                     f"shots must be a positive integer or None (exact), got {self.shots!r}; e.g. shots=1000"
                 )
@@ -94,7 +94,7 @@ class RunConfig:
                 )
             object.__setattr__(self, "shots", int(self.shots))
         if self.seed is not None:
-            if not _is_integer(self.seed):
+            if not is_integer(self.seed):
                 raise ConfigError(f"seed must be an integer or None, got {self.seed!r}; e.g. seed=1234")
             if not 0 <= self.seed < SEED_LIMIT:
                 raise ConfigError(
@@ -122,11 +122,6 @@ class RunConfig:
 SEED_LIMIT = 2**63
 #: Shots are integers in ``[1, SHOTS_LIMIT)`` (a 64-bit count).
 SHOTS_LIMIT = 2**63
-
-
-def _is_integer(x) -> bool:
-    """A Python or numpy integer (not a bool)."""
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
 @dataclass(frozen=True)

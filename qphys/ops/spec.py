@@ -199,6 +199,20 @@ def reduce_angle(p, period: float, real: torch.dtype = torch.float32):
     return math.atan2(math.sin(a), math.cos(a)) / w
 
 
+def real_parameter(p, real: torch.dtype, device, period: float | None = None) -> torch.Tensor:
+    """A gate parameter as a ``real`` tensor on ``device``; with a ``period`` and a precision below
+    float64, the angle is first reduced by :func:`reduce_angle` (same gate, no float32 overflow).
+
+    Examples:
+        >>> import math, torch
+        >>> real_parameter(1e39, torch.float32, "cpu", 4 * math.pi).isfinite().item()
+        True
+    """
+    if period is not None and real != torch.float64:
+        p = reduce_angle(p, period, real)
+    return torch.as_tensor(p, dtype=real, device=device)
+
+
 _REGISTRY: dict[str, OpSpec] = {}
 
 

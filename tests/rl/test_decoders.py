@@ -19,15 +19,6 @@ from qphys.rl.decoding import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks train far faster on one thread, and CI runs two test workers on two cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_wilson_interval_against_closed_form():
     k, n, z = 31, 1000, 1.959963984540054
     ph = k / n

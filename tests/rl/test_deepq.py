@@ -21,14 +21,6 @@ from qphys.rl.decoding_env import ToricCodeDefectEnv
 from qphys.rl.defect_actions import BatchedToricEpisodes, DefectActions
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("noise, n_local", [("bitflip", 4), ("depolarizing", 24)])
 def test_every_action_touches_its_defect(noise, n_local):
     """Each local action acts on an edge of its cell's plaquette (anchor 0) or vertex (anchor 1), the four

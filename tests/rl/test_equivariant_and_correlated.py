@@ -18,14 +18,6 @@ from qphys.rl.decoding import (
 from qphys.rl.decoding.equivariant import TorusEquivariantNet, frame_offsets
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def translate(errors: np.ndarray, d: int, a: int, b: int) -> np.ndarray:
     """Move every qubit of ``errors`` by ``(a, b)`` on the torus (independent of qphys' helpers)."""
     out = np.zeros_like(errors)

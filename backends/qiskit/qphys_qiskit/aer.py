@@ -231,41 +231,37 @@ class AerTransport(Transport):
             res = [j.result() for j in job] if payload.primitive == "aer" else job.result()
         except Exception as exc:
             raise JobError(f"Aer simulation failed: {type(exc).__name__}: {exc}") from exc
-        arrays: dict[str, np.ndarray] = {}
         if payload.primitive == "aer":
             for r in res:
                 if not r.success:
                     raise JobError(f"Aer simulation failed: {r.status}")
-            flat = [r.data(i) for r in res for i in range(len(r.results))]
-            idx = 0
-            for k, pub in enumerate(payload.pubs):
-                rows = pub.rows if pub.circuit.num_parameters else 1
-                data = flat[idx: idx + rows]
-                idx += rows
-                for label in pub.labels:
-                    arrays[f"p{k}_{label}"] = np.stack([np.asarray(d[label]) for d in data])
-        else:
-            for k, pub_res in enumerate(res):
-                arrays[f"p{k}_bits"] = np.asarray(pub_res.data.c.array)
-        return arrays
-
+            return _job_arrays(payload, [r.data(i) for r in res for i in range(len(r.results))])
+        return _job_arrays(payload, [pub_res.data.c.array for pub_res in res])
 
     @staticmethod
     def _executor_arrays(payload: Payload, parts) -> dict[str, np.ndarray]:
-        arrays: dict[str, np.ndarray] = {}
         if payload.primitive == "aer":
-            flat = [d for run in parts for d in run]
-            idx = 0
-            for k, pub in enumerate(payload.pubs):
-                rows = pub.rows if pub.circuit.num_parameters else 1
-                data = flat[idx: idx + rows]
-                idx += rows
-                for label in pub.labels:
-                    arrays[f"p{k}_{label}"] = np.stack([d[label] for d in data])
-        else:
-            for k, bits in enumerate(parts):
-                arrays[f"p{k}_bits"] = bits
+            return _job_arrays(payload, [d for run in parts for d in run])
+        return _job_arrays(payload, parts)
+
+
+def _job_arrays(payload: Payload, data: list) -> dict[str, np.ndarray]:
+    """A job's result arrays: ``data`` is, for ``"aer"`` payloads, the saved data of every
+    experiment in order (one per binding of a parametrized PUB, one for a fixed circuit); for
+    sampler payloads, the bit array of every PUB."""
+    arrays: dict[str, np.ndarray] = {}
+    if payload.primitive != "aer":
+        for k, bits in enumerate(data):
+            arrays[f"p{k}_bits"] = np.asarray(bits)
         return arrays
+    idx = 0
+    for k, pub in enumerate(payload.pubs):
+        rows = pub.rows if pub.circuit.num_parameters else 1
+        chunk = data[idx: idx + rows]
+        idx += rows
+        for label in pub.labels:
+            arrays[f"p{k}_{label}"] = np.stack([np.asarray(d[label]) for d in chunk])
+    return arrays
 
 
 class AerDevice(QiskitDevice):

@@ -28,25 +28,12 @@ from tqdm.auto import tqdm
 from qphys.errors import ConfigError
 from qphys.rl.codes import NOISE_MODELS, ToricCode, validate_rate
 from qphys.rl.decoding._common import check_syndromes, resolve_device
-from qphys.rl.decoding.equivariant import TorusEquivariantNet
+from qphys.rl.decoding.equivariant import TorusEquivariantNet, _ResBlock
 from qphys.rl.decoding.mwpm import MWPMDecoder
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["NeuralDecoder", "ToricCNN"]
-
-
-class _ResBlock(nn.Module):
-    def __init__(self, ch: int):
-        super().__init__()
-        self.c1 = nn.Conv2d(ch, ch, 3, padding=1, padding_mode="circular", bias=False)
-        self.b1 = nn.BatchNorm2d(ch)
-        self.c2 = nn.Conv2d(ch, ch, 3, padding=1, padding_mode="circular", bias=False)
-        self.b2 = nn.BatchNorm2d(ch)
-
-    def forward(self, x):
-        y = torch.relu(self.b1(self.c1(x)))
-        return torch.relu(x + self.b2(self.c2(y)))
 
 
 class ToricCNN(nn.Module):

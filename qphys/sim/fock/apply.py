@@ -11,7 +11,7 @@ import torch
 
 from qphys.ops import get_spec
 from qphys.ops.cv import clements
-from qphys.ops.spec import reduce_angle
+from qphys.ops.spec import real_parameter
 from qphys.sim.fock import gates as G
 
 
@@ -22,12 +22,7 @@ def as_real(p, dtype, device, period: float | None = None):
     angle is reduced modulo the period in float64 first (same gate, no float32 overflow to
     ``nan``; derivative 1).
     """
-    real = dtype.to_real() if dtype.is_complex else dtype
-    if period is not None and real != torch.float64:
-        p = reduce_angle(p, period, real)
-    if torch.is_tensor(p):
-        return p.to(device=device, dtype=real)
-    return torch.tensor(float(p), dtype=real, device=device)
+    return real_parameter(p, dtype.to_real() if dtype.is_complex else dtype, device, period)
 
 
 def op_reals(op, dtype, device) -> list:

@@ -11,7 +11,7 @@ import string
 import torch
 
 from qphys.ops import get_spec
-from qphys.ops.spec import reduce_angle
+from qphys.ops.spec import real_parameter
 from qphys.sim.statevector.plan import composed_index, gather_index, make_plan, perm_run_key
 
 
@@ -35,10 +35,7 @@ def as_param(p, dtype: torch.dtype, device, period: float | None = None) -> torc
         >>> as_param(1e39, torch.complex64, "cpu", 4 * math.pi).isfinite().item()
         True
     """
-    real = dtype.to_real()
-    if period is not None and real != torch.float64:
-        p = reduce_angle(p, period, real)
-    return torch.as_tensor(p, dtype=real, device=device)
+    return real_parameter(p, dtype.to_real(), device, period)
 
 
 def op_params(op, dtype: torch.dtype, device) -> list[torch.Tensor]:
