@@ -1,15 +1,19 @@
 """Normalizing flows vs HMC for lattice field theory (qphys.lattice), on this machine's CPUs.
 
-Parts (run each under the shared lock; results go to out/lattice/<part>.json and one BENCHMARKS.md
-section assembled from every part measured so far):
+Parts (run each under the shared lock):
 
 - ``phi4``: φ⁴ L=8, M²=−4, λ=8 — train the recipe ``PHI4_L8_RECIPE`` within a wall-time budget,
   then flow-based independence Metropolis vs HMC: ESS/N, acceptance, M, |M|, χ₂, and τ_int per
   unit of CPU time. ``--save-weights`` ships the trained flow as qphys/lattice/data/phi4_L8.pt.
 - ``phi4-critical``: the same at λ=5 (closer to the critical point: larger χ₂, HMC τ_int grows).
 - ``phi4-L16``: the recipe at L=16.
-- ``u1``: 2D U(1) at L=8, β=6, where HMC's topological charge freezes: τ_int(Q) per unit of CPU
-  time, flow vs HMC, and ⟨cos P⟩ against I₁(β)/I₀(β).
+- ``u1``: 2D U(1) (``--L``, ``--beta``; default the recipe's L=8, β=6) where HMC's topological charge
+  freezes: τ_int(Q) per unit of CPU time and CPU per independent Q sample, flow vs HMC (with the
+  break-even count that repays the flow's training), ⟨cos P⟩ against I₁(β)/I₀(β) and the exact
+  finite-volume value, ⟨Q²⟩ against its exact finite-volume value.
+
+Results go to out/lattice/<part>.json and to the ``lattice/<part>`` block inside the lattice section
+of BENCHMARKS.md: a run rewrites only its own block (notes and other parts' blocks stay).
 
     flock /work/heavy.lock .venv/bin/python benchmarks/lattice.py --part phi4 --threads 2 [--save-weights]
 """
@@ -28,10 +32,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import ROOT, machine, table, update_section  # noqa: E402
+from _report import ROOT, machine, table, update_block  # noqa: E402
 
 from qphys.lattice import (  # noqa: E402
     effective_sample_size,
+    exact_charge_variance,
     exact_plaquette,
     flow_metropolis,
     hmc,
@@ -119,17 +124,18 @@ def phi4_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_tr
     return {"recipe": recipe, "train": train_info, "ess": ess, "acceptance": chain.acceptance,
             "flow_steps": n_flow, "hmc": {"chains": n_chains, "traj": n_traj, "acceptance": ref.acceptance,
                                           "leapfrog": ref.n_steps, "step_size": ref.step_size},
-            "observables": obs, "tau": taus, "threads": torch.get_num_threads()}
+            "observables": obs, "tau": taus, "threads": torch.get_num_threads(), "machine": machine()}
 
 
-def u1_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj, weights=None):
+def u1_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj, n_therm=300, weights=None):
     action = make_action(recipe)
     L, beta = recipe["L"], recipe["couplings"]["beta"]
     measure = {"Q": topological_charge, "P": plaquette_mean}
     x0 = (torch.rand(n_chains, 2, L, L, generator=torch.Generator().manual_seed(seed)) * 2 - 1) * math.pi
     c0 = time.process_time()
-    ref = hmc(action, x0, n_traj=n_traj, n_tune=200, n_therm=300, measure=measure, seed=seed + 3, progress=progress)
-    hmc_cost = (time.process_time() - c0) / ((n_traj + 500) * n_chains)
+    ref = hmc(action, x0, n_traj=n_traj, n_tune=200, n_therm=n_therm, measure=measure, seed=seed + 3,
+              progress=progress)
+    hmc_cost = (time.process_time() - c0) / ((n_traj + n_therm + 200) * n_chains)
     if weights is not None:
         flow, _, train_info = _load_trained(weights, recipe)
         recipe = {**recipe, "train": train_info["recipe_train"]}
@@ -141,16 +147,21 @@ def u1_part(recipe, *, budget_s, clock, seed, progress, n_flow, n_chains, n_traj
     tq_f = integrated_autocorrelation_time(chain.observables["Q"])
     tq_h = integrated_autocorrelation_time(ref.observables["Q"])
     pf, ph = mean_with_error(chain.observables["P"]), mean_with_error(ref.observables["P"])
+    qf, qh = mean_with_error(chain.observables["Q"] ** 2), mean_with_error(ref.observables["Q"] ** 2)
+    per_f, per_h = 2 * tq_f.tau * flow_cost, 2 * tq_h.tau * hmc_cost  # CPU-s per independent sample of Q
     return {"recipe": recipe, "train": train_info, "ess": chain.ess, "acceptance": chain.acceptance,
-            "flow_steps": n_flow, "hmc": {"chains": n_chains, "traj": n_traj, "acceptance": ref.acceptance,
-                                          "leapfrog": ref.n_steps, "step_size": ref.step_size,
-                                          "window_Q": tq_h.window},
+            "flow_steps": n_flow, "hmc": {"chains": n_chains, "traj": n_traj, "therm": n_therm,
+                                          "acceptance": ref.acceptance, "leapfrog": ref.n_steps,
+                                          "step_size": ref.step_size, "window_Q": tq_h.window},
             "tau": [{"sampler": "flow", **_tau_row("Q", tq_f, flow_cost)},
                     {"sampler": "HMC", **_tau_row("Q", tq_h, hmc_cost)}],
+            "cpu_per_independent_ms": {"flow": 1e3 * per_f, "hmc": 1e3 * per_h},
+            "break_even_samples": train_info["cpu_s"] / (per_h - per_f) if per_h > per_f else None,
             "plaquette": {"flow": [pf.value, pf.error], "hmc": [ph.value, ph.error],
                           "exact_inf": exact_plaquette(beta), "exact_V": exact_plaquette(beta, volume=L * L)},
-            "Q2": {"flow": float((chain.observables["Q"] ** 2).mean()), "hmc": float((ref.observables["Q"] ** 2).mean())},
-            "threads": torch.get_num_threads()}
+            "Q2": {"flow": [qf.value, qf.error], "hmc": [qh.value, qh.error],
+                   "exact": exact_charge_variance(beta, L * L)},
+            "threads": torch.get_num_threads(), "machine": machine()}
 
 
 def _fmt(v, e):
@@ -195,39 +206,73 @@ def _tau_md(taus):
                   "τ·cost flow (CPU ms)", "τ·cost HMC (CPU ms)", "HMC / flow"], rows)
 
 
-def write_report():
-    parts = {p.stem: json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))}
-    md = ["## Lattice field theory: normalizing flows vs HMC (`benchmarks/lattice.py`)", "",
-          f"Machine: {machine()} (shared with other engineers' jobs; CPU seconds are the robust measure). "
-          "τ_int is in Markov steps (0.5 = independent; flow: one proposal per step; HMC: one trajectory), "
-          "errors Madras–Sokal; cost = process CPU time per step, batched (flow proposals in batches of 4096, "
-          "HMC chains in parallel), *including* HMC's step-size tuning and thermalisation; "
-          "\"HMC / flow\" = how many times less CPU the flow needs per independent sample.", ""]
-    titles = {"phi4": "φ⁴ L=8, M²=−4, λ=8 (Albergo et al.'s tutorial point)",
-              "phi4-critical": "φ⁴ L=8, M²=−4, λ=5 (closer to criticality)",
-              "phi4-L16": "φ⁴ L=16, M²=−4, λ=8"}
-    for key, title in titles.items():
-        if key in parts:
-            md.append(_phi4_md(title, parts[key]))
-    for key in sorted(k for k in parts if k.startswith("u1")):
-        r = parts[key]
-        t = r["train"]
-        p = r["plaquette"]
-        md += [f"**U(1) 2D, L={r['recipe']['L']}, β={r['recipe']['couplings']['beta']}** — gauge-equivariant flow "
-               f"{r['recipe']['flow']}, {r['recipe']['train'].get('gradient', 'total')} gradient, trained {t['steps']} steps "
-               f"in {t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU. "
-               f"Flow acceptance {r['acceptance']:.3f}, ESS/N {r['ess']:.3f}; HMC {r['hmc']['chains']} chains x "
-               f"{r['hmc']['traj']} trajectories ({r['hmc']['leapfrog']} leapfrog steps, acceptance "
-               f"{r['hmc']['acceptance']:.3f}, hot start; τ_int(Q) summation window {r['hmc']['window_Q']} "
-               f"trajectories).", "",
-               _tau_md(r["tau"]), "",
-               table(["⟨cos P⟩", "value"], [["flow Metropolis", _fmt(*p["flow"])], ["HMC (frozen Q sectors)", _fmt(*p["hmc"])],
-                                           ["exact, infinite volume I₁(β)/I₀(β)", f"{p['exact_inf']:.5f}"],
-                                           [f"exact, V={r['recipe']['L'] ** 2} (character expansion)", f"{p['exact_V']:.5f}"]]),
-               "", f"⟨Q²⟩: flow {r['Q2']['flow']:.3f}, HMC {r['Q2']['hmc']:.3f}.", ""]
-    md.append("Reproduce: `flock /work/heavy.lock .venv/bin/python benchmarks/lattice.py --part PART --threads N` "
-              "for PART in phi4 (add `--save-weights` to refresh the shipped flow), phi4-critical, phi4-L16, u1.")
-    update_section("lattice", "\n".join(md))
+INTRO = (
+    "## Lattice field theory: normalizing flows vs HMC (`benchmarks/lattice.py`)\n\n"
+    "CPU seconds are the robust measure on this shared machine. τ_int is in Markov steps (0.5 = independent; "
+    "flow: one proposal per step; HMC: one trajectory), errors Madras–Sokal; cost = process CPU time per step, "
+    "batched (flow proposals in batches of 4096, HMC chains in parallel), *including* HMC's step-size tuning and "
+    "thermalisation; \"HMC / flow\" = how many times less CPU the flow needs per independent sample. Each "
+    "`lattice/PART` block below is rewritten only by its own part; the notes between blocks are hand-written.\n\n"
+    "Reproduce: `flock /work/heavy.lock .venv/bin/python benchmarks/lattice.py --part PART --threads N` for PART in "
+    "phi4 (add `--save-weights` to refresh the shipped flow), phi4-critical, phi4-L16, u1 (`--L`, `--beta`, "
+    "`--weights`); `--part report` re-renders the blocks of the parts whose JSON is in out/lattice/."
+)
+
+PHI4_TITLES = {"phi4": "φ⁴ L=8, M²=−4, λ=8 (Albergo et al.'s tutorial point)",
+               "phi4-critical": "φ⁴ L=8, M²=−4, λ=5 (closer to criticality)",
+               "phi4-L16": "φ⁴ L=16, M²=−4, λ=8"}
+
+
+def _u1_md(r):
+    t = r["train"]
+    p = r["plaquette"]
+    L, beta = r["recipe"]["L"], r["recipe"]["couplings"]["beta"]
+    how = (f"trained beforehand (1 torch thread, nice, shared machine), evaluated from `{t['weights']}`"
+           if "weights" in t else "trained in this run")
+    md = [f"**U(1) 2D, L={L}, β={beta}** — gauge-equivariant flow {r['recipe']['flow']}, "
+          f"{r['recipe']['train'].get('gradient', 'total')} gradient, trained {t['steps']} steps in {t['wall_s']:.0f} s wall, "
+          f"**{t['cpu_s']:.0f} s CPU** ({how}). Flow acceptance {r['acceptance']:.3f}, ESS/N {r['ess']:.3f} "
+          f"({r['flow_steps']} steps); HMC {r['hmc']['chains']} chains x {r['hmc']['traj']} trajectories "
+          f"({r['hmc']['leapfrog']} leapfrog steps, acceptance {r['hmc']['acceptance']:.3f}, hot start"
+          + (f", {r['hmc']['therm']} thermalisation trajectories" if "therm" in r["hmc"] else "")
+          + f"; τ_int(Q) summation window {r['hmc']['window_Q']} trajectories).", "",
+          _tau_md(r["tau"]), ""]
+    if "cpu_per_independent_ms" in r:
+        c = r["cpu_per_independent_ms"]
+        be = r.get("break_even_samples")
+        md += [f"CPU per independent Q sample (2 τ_int x cost): flow {c['flow']:.3f} ms, HMC {c['hmc']:.3f} ms. "
+               + (f"Counting the flow's training ({t['cpu_s']:.0f} CPU-s), the flow is cheaper in all only after "
+                  f"{be:,.0f} independent samples." if be else
+                  "The flow never repays its training here (it is not cheaper per independent sample)."), ""]
+    rows = [["flow Metropolis", _fmt(*p["flow"])], ["HMC (Q nearly frozen)", _fmt(*p["hmc"])],
+            ["exact, infinite volume I₁(β)/I₀(β)", f"{p['exact_inf']:.5f}"],
+            [f"exact, V={L * L} (character expansion)", f"{p['exact_V']:.5f}"]]
+    md += [table(["⟨cos P⟩", "value"], rows), ""]
+    q2 = r["Q2"]
+    if isinstance(q2["flow"], list):
+        md.append(f"⟨Q²⟩: flow {_fmt(*q2['flow'])}, HMC {_fmt(*q2['hmc'])}, exact (V={L * L}, character "
+                  f"expansion) {q2['exact']:.5f}.")
+    else:
+        md.append(f"⟨Q²⟩: flow {q2['flow']:.3f}, HMC {q2['hmc']:.3f}.")
+    return "\n".join(md)
+
+
+def part_markdown(key: str, r: dict) -> str:
+    """The markdown of one part's block (``key``: the JSON file's stem)."""
+    if key in PHI4_TITLES:
+        return f"Machine: {r.get('machine', machine())}.\n\n" + _phi4_md(PHI4_TITLES[key], r)
+    if key.startswith("u1"):
+        return f"Machine: {r.get('machine', machine())}.\n\n" + _u1_md(r)
+    raise ValueError(f"no report for part {key!r}")
+
+
+def write_report(keys=None):
+    """Rewrite the ``lattice/KEY`` blocks of BENCHMARKS.md for the parts ``keys`` (default: every
+    part with a JSON in out/lattice/); other blocks and hand-written notes are left alone."""
+    paths = sorted(OUT.glob("*.json")) if keys is None else [OUT / f"{k}.json" for k in keys]
+    for path in paths:
+        update_block("lattice", f"lattice/{path.stem}", part_markdown(path.stem, json.loads(path.read_text())),
+                     intro=INTRO)
 
 
 def main() -> None:
@@ -245,6 +290,9 @@ def main() -> None:
     ap.add_argument("--hmc-traj", type=int, default=None, help="measured HMC trajectories per chain")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--beta", type=float, default=None, help="u1 part: the coupling (default: the recipe's)")
+    ap.add_argument("--L", type=int, default=None, help="u1 part: the lattice extent (default: the recipe's)")
+    ap.add_argument("--hmc-therm", type=int, default=None,
+                    help="u1 part: HMC thermalisation trajectories (default 300; use several τ_int(Q) when Q freezes)")
     ap.add_argument("--weights", type=Path, default=None,
                     help="evaluate this flow (saved by save_flow, trained earlier with its recorded CPU "
                          "budget) instead of training one; with --save-weights it becomes the shipped flow")
@@ -277,6 +325,10 @@ def main() -> None:
     if args.part == "u1":
         if args.beta is not None:
             recipe["couplings"]["beta"] = args.beta
+        if args.L is not None:
+            recipe["L"] = args.L
+        if args.hmc_therm is not None:
+            sizes["n_therm"] = args.hmc_therm
         result = u1_part(recipe, budget_s=args.budget, clock=args.clock, seed=0, progress=progress,
                          weights=args.weights, **sizes)
     else:
@@ -287,9 +339,11 @@ def main() -> None:
             shutil.copyfile(args.weights, save)
     print(json.dumps(result, indent=1, default=str))
     if not args.quick:
-        name = args.part if args.part != "u1" or args.beta is None else f"u1-beta{args.beta:g}"
+        name = args.part
+        if args.part == "u1":
+            name = f"u1-L{recipe['L']}-beta{recipe['couplings']['beta']:g}"
         (OUT / f"{name}.json").write_text(json.dumps(result, indent=1, default=str))
-        write_report()
+        write_report([name])
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from qphys.lattice.train import TrainingHistory, reverse_kl_backward, train_flow
 from qphys.lattice.u1 import (
     U1Action,
     bessel_i,
+    exact_charge_variance,
     exact_plaquette,
     gauge_transform,
     plaquette_mean,
@@ -75,6 +76,7 @@ __all__ = [
     "bessel_i",
     "checkerboard",
     "effective_sample_size",
+    "exact_charge_variance",
     "exact_plaquette",
     "flow_hmc",
     "flow_metropolis",

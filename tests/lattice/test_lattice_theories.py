@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,6 +10,7 @@ from qphys.errors import ParameterError
 from qphys.lattice import (
     Phi4Action,
     U1Action,
+    exact_charge_variance,
     exact_plaquette,
     gauge_transform,
     magnetization,
@@ -130,3 +132,30 @@ def test_exact_plaquette_against_numerical_integration():
     # large volume converges to the infinite-volume value; a single plaquette is I1/I0 only up to flux sums
     assert exact_plaquette(beta, volume=400) == pytest.approx(exact_plaquette(beta), abs=1e-12)
     assert abs(exact_plaquette(beta, volume=4) - exact_plaquette(beta)) > 1e-3
+
+
+def _charge_variance_by_convolution(beta, V, n=4001):
+    """⟨Q²⟩ from the density of Σ_P φ_P (V independent von Mises angles, numerically convolved) at 2πk."""
+    phi = np.linspace(-math.pi, math.pi, n)
+    h = phi[1] - phi[0]
+    f = np.exp(beta * (np.cos(phi) - 1))
+    f /= f.sum() * h
+    d = f.copy()
+    for _ in range(V - 1):
+        d = np.convolve(d, f) * h
+    s = -V * math.pi + h * np.arange(len(d))
+    ks = np.arange(-(V // 2) - 1, V // 2 + 2)
+    w = np.array([np.interp(2 * math.pi * k, s, d) for k in ks])
+    return float((w * ks**2).sum() / w.sum())
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0])
+@pytest.mark.parametrize("V", [3, 4, 6])
+def test_exact_charge_variance_matches_convolution_of_plaquette_densities(beta, V):
+    ref = _charge_variance_by_convolution(beta, V)
+    assert exact_charge_variance(beta, V) == pytest.approx(ref, rel=5e-3)
+
+
+def test_exact_charge_variance_errors():
+    with pytest.raises(ParameterError, match="need beta >= 0 and volume >= 1"):
+        exact_charge_variance(1.0, 0)

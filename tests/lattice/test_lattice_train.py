@@ -10,6 +10,7 @@ from qphys.lattice import (
     Phi4Action,
     U1Action,
     effective_sample_size,
+    exact_charge_variance,
     exact_plaquette,
     flow_metropolis,
     hmc,
@@ -18,6 +19,7 @@ from qphys.lattice import (
     mean_with_error,
     plaquette_mean,
     reverse_kl_backward,
+    topological_charge,
     train_flow,
 )
 
@@ -81,10 +83,13 @@ def test_u1_flow_metropolis_reproduces_the_exact_plaquette():
 def test_u1_hmc_reproduces_the_exact_plaquette():
     beta, L = 1.5, 4
     x0 = (torch.rand(64, 2, L, L, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1) * math.pi
-    r = hmc(U1Action(beta), x0, n_traj=300, n_tune=50, n_therm=50, measure={"P": plaquette_mean}, seed=0)
+    r = hmc(U1Action(beta), x0, n_traj=300, n_tune=50, n_therm=50,
+            measure={"P": plaquette_mean, "Q": topological_charge}, seed=0)
     est = mean_with_error(r.observables["P"])
     assert est.agrees_with(exact_plaquette(beta, volume=L * L), sigmas=3.5), (est, exact_plaquette(beta, L * L))
     assert est.error < 0.01
+    q2 = mean_with_error(r.observables["Q"] ** 2)  # β = 1.5 on 4x4: Q still moves, ⟨Q²⟩ ≈ 0.43
+    assert q2.agrees_with(exact_charge_variance(beta, L * L), sigmas=3.5), (q2, exact_charge_variance(beta, L * L))
 
 
 @pytest.mark.gpu
