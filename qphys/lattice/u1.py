@@ -142,8 +142,8 @@ def exact_charge_variance(beta: float, volume: int) -> float:
     and volume it approaches ``V/(4π²β)``; on small lattices the charge is nearly frozen at 0.
 
     Examples:
-        >>> round(exact_charge_variance(1.0, 1), 6)  # one plaquette: Q = 0 always
-        0.0
+        >>> round(exact_charge_variance(6.0, 16), 5)  # 4x4 at β = 6: |Q| = 1 in about 0.13% of configurations
+        0.00265
         >>> beta, V = 200.0, 4096  # nearly Gaussian plaquettes, many of them
         >>> abs(exact_charge_variance(beta, V) / (V / (4 * math.pi**2 * beta)) - 1) < 0.01
         True
