@@ -91,6 +91,7 @@ class SR:
     cg_tol: float = 1e-6
     cg_maxiter: int = 500
     lr_schedule: Callable[[int], float] | None = None
+    momentum: float = 0.0
 
     def __post_init__(self):
         for name in ("lr", "diag_shift", "diag_shift_start", "diag_shift_decay", "cg_tol"):
@@ -107,7 +108,10 @@ class SR:
             raise ConfigError(f"SR solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
         if self.lr_schedule is not None and not callable(self.lr_schedule):
             raise ConfigError(f"SR lr_schedule must be a callable step -> multiplier, got {self.lr_schedule!r}")
+        if not (isinstance(self.momentum, (int, float)) and 0.0 <= self.momentum < 1.0):
+            raise ConfigError(f"SR momentum must be in [0, 1), got {self.momentum!r}")
         self._x0: torch.Tensor | None = None
+        self._previous: torch.Tensor | None = None
 
     def shift(self, step: int) -> float:
         """The diagonal shift at iteration ``step``.
@@ -162,19 +166,25 @@ class SR:
         grad = 2.0 * (oc.T @ ec)
         solver = self.choose_solver(n, p)
         info: dict = {"shift": lam, "grad_norm": float(grad.norm()), "solver": solver}
+        prev = self._previous if self.momentum and self._previous is not None and self._previous.shape == grad.shape else None
+        # with momentum μ: (S + λ) δ = g + λ μ δ_prev (SPRING, Goldshmidt et al. 2024)
+        rhs = grad if prev is None else grad + (lam * self.momentum) * prev
         if solver == "minsr":
             t = gram(oc.T)
             t.diagonal().add_(lam)
-            delta = oc.T @ _spd_solve(t, 2.0 * ec)
+            if prev is None:
+                delta = oc.T @ _spd_solve(t, 2.0 * ec)
+            else:
+                delta = self.momentum * prev + oc.T @ _spd_solve(t, 2.0 * ec - self.momentum * (oc @ prev))
         elif solver == "cg":
             x0 = self._x0 if self._x0 is not None and self._x0.shape == grad.shape else None
-            delta, iters, residual = conjugate_gradient(oc, lam, grad, x0=x0, tol=self.cg_tol, maxiter=self.cg_maxiter)
+            delta, iters, residual = conjugate_gradient(oc, lam, rhs, x0=x0, tol=self.cg_tol, maxiter=self.cg_maxiter)
             self._x0 = delta
             info.update(cg_iterations=iters, cg_residual=residual)
         else:
             s = gram(oc)
             s.diagonal().add_(lam)
-            delta = _spd_solve(s, grad)
+            delta = _spd_solve(s, rhs)
         s_delta = oc @ delta  # ||δ||_S² = |Õ δ|²
         metric = float(s_delta @ s_delta)
         lr = self.learning_rate(step)
@@ -184,6 +194,8 @@ class SR:
             scale *= self.max_step / length
         info["step_norm"] = length
         info["lr"] = lr
+        if self.momentum:
+            self._previous = delta * (scale / lr)  # the direction actually taken, clipping included
         return -scale * delta, info
 
 
