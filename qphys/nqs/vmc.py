@@ -207,10 +207,16 @@ class VMC:
     ) -> History:
         """Run ``n_iter`` iterations; ``callback(step, energy)`` returning True stops early.
 
+        With SR's default ``lr_schedule="auto"`` the learning rate decays 10x over the second half
+        of these ``n_iter`` iterations (each call anneals over its own span; call it once with the
+        whole budget rather than in pieces).
+
         Shows a tqdm bar with the current energy unless ``progress=False``.
         """
         from tqdm.auto import tqdm
 
+        if self.sr is not None:
+            self.sr.plan(self.step_count, n_iter)
         bar = tqdm(range(n_iter), desc="VMC", disable=not progress, leave=False)
         for _ in bar:
             stats = self.step()
