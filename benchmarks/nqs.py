@@ -88,7 +88,8 @@ NOTES = {
         "annealing, no momentum. Relative error = exact variational energy of the final state (all 2^20 "
         "amplitudes, in the sampled sector); the next column is the fresh Monte Carlo estimate after training "
         "(16128 samples; qphys: blocking error, NetKet: its error_of_mean), signed, ± one standard error. "
-        "ms/iteration = wall time of iterations 11-300."
+        "ms/iteration = wall time of iterations 11-300 (NetKet: of driver.run; qphys: the sum of VMC.step's own "
+        "wall times, History.seconds)."
     ),
     "seeds": (
         "qphys only, one torch thread: RBM α=1, 1008 samples, 300 iterations, SR(lr=0.05) with its defaults "
@@ -220,7 +221,7 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
         mc = f"{r['mc_rel_error']:+.1e} ± {r['mc_rel_sigma']:.1e}"
         md_rows.append([r["model"], r["alpha"], r["impl"], f"{r['rel_error']:.2e}", mc, f"{r['ms_per_iter']:.1f}", ok or "-"])
     md = table(["model", "α", "implementation", "relative error (exact, final state)",
-                f"(E_MC - E_0)/|E_0|, fresh {FINAL_SAMPLES} samples", "ms / iteration", "acceptance"], md_rows)
+                f"fresh MC estimate ({FINAL_SAMPLES} samples): (E_MC - E_0) / -E_0", "ms / iteration", "acceptance"], md_rows)
     return rows, md
 
 
