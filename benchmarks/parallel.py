@@ -7,14 +7,12 @@ machine the CPU-time scaling (1-worker CPU over the busiest worker's CPU) is the
 workloads (sweep, decoders) run ``--reps`` interleaved rounds (plain process, process pools of 1 and 2, Dask
 1 and 2 workers; a fresh pool or cluster per round, warmed up by one uncounted run; medians reported, every
 wall listed): this VM's speed drifts by tens of percent from one minute to the next, which one
-back-to-back run cannot tell from scaling; the process pools give the machine's own ceiling in the same rounds.
+back-to-back run cannot tell from scaling; the process pools give the machine's own scaling in the same rounds.
 Parts (blocks ``parallel_*`` of BENCHMARKS.md):
 
 - ``gram``: Gram matrix, N=4000 points at 14 qubits (``--gram-n``, ``--gram-qubits``; ZZ feature map, 2 reps),
   tiles of N/4 rows.
 - ``sweep``: 8 short training runs (a 4-qubit QuantumLayer classifier) through ``qphys.parallel.sweep``.
-- ``ceiling``: the same training runs on a plain process pool of 1 then 2 processes (no Dask): how much
-  CPU a task needs when two run at once on this machine.
 - ``decoders``: MWPM evaluation of 2·10^6 toric-code syndromes (d=5, bit flip, p=0.05).
 - ``overhead``: round trip and throughput of tiny tasks (when not to use a cluster).
 - ``projection``: per-tile cost at 20 qubits measured here, transfer sizes, and the time of a
@@ -42,7 +40,7 @@ import qphys  # noqa: E402
 from qphys.kernels import QuantumKernel  # noqa: E402
 from qphys.templates import zz_feature_map  # noqa: E402
 
-PARTS = ("gram", "sweep", "ceiling", "decoders", "overhead", "projection")
+PARTS = ("gram", "sweep", "decoders", "overhead", "projection")
 
 
 def zz(c, x):
@@ -110,7 +108,7 @@ def on_cluster(ex, fn):
 
 def interleaved(workload, reps: int) -> dict:
     """``workload(executor)`` in one plain process (2 torch threads, ``executor=None``), on a plain
-    process pool of 1 and of 2 processes (``qphys.parallel.local``: the machine's own ceiling, no
+    process pool of 1 and of 2 processes (``qphys.parallel.local``: the machine's own scaling, no
     Dask) and on LocalClusters of 1 and 2 workers x 1 thread, in ``reps`` interleaved rounds (plain,
     pool 1, pool 2, Dask 1, Dask 2, plain, ...) so that the machine's drift hits every configuration alike.
 
@@ -175,9 +173,11 @@ def pool_rows(res: dict, extra) -> list[tuple]:
 
 def ceiling_sentence(res: dict) -> str:
     pool = res[("pool", 1)][0] / res[("pool", 2)][0]
-    return (f"In the same rounds a plain process pool (no Dask) scales **{pool:.2f}x** from 1 to 2 processes: "
-            "that is this 2-vCPU virtual machine's own ceiling for this workload (the two cores slow each other "
-            "down, and by how much drifts from minute to minute), which bounds any engine's scaling here.")
+    return (f"In the same rounds a plain process pool (no Dask) scales **{pool:.2f}x** from 1 to 2 processes (this "
+            "2-vCPU virtual machine's own scaling for the workload: the two cores slow each other down, by an amount "
+            f"that drifts from minute to minute). Dask's workers take {res[1][0] / res[('pool', 1)][0]:.2f}x (1 worker) "
+            f"and {res[2][0] / res[('pool', 2)][0]:.2f}x (2 workers) the pool's wall time: its per-task cost, which also "
+            "lifts its 1 -> 2 ratio above the pool's when the single worker is the slower.")
 
 
 def walls_cell(walls: list[float]) -> str:
@@ -315,38 +315,6 @@ def part_sweep(quick: bool, reps: int = 5) -> str:
         f"**Scaling 1 -> 2 workers: {times[1] / times[2]:.2f}x in wall time (medians), "
         f"{cpu_scaling(cpus[1], cpus[2]):.2f}x from CPU time** (target >= 1.8x); the plain process with 2 torch "
         f"threads: {times['plain']:.2f} s (small circuits do not use a second thread well). {ceiling_sentence(res)}",
-    ])
-
-
-# ---- ceiling --------------------------------------------------------------------------------------
-def cpu_train_run(lr: float, seed: int, steps: int) -> float:
-    """Task: one :func:`train_run`; the CPU seconds it took in its worker process."""
-    c0 = time.process_time()
-    train_run(lr, seed, steps)
-    return time.process_time() - c0
-
-
-def part_ceiling(quick: bool) -> str:
-    steps = 10 if quick else 60
-    args = [(lr, s, steps) for lr in (0.01, 0.03, 0.1, 0.3) for s in (0, 1)]
-    rows, walls, per_task = [], {}, {}
-    for w in (1, 2):
-        with qphys.parallel.local(w) as ex:
-            qphys.parallel.run_tasks(ex, cpu_train_run, [(0.1, 0, 2)] * (2 * w))  # start and import
-            la = load()
-            walls[w], cpus = timed(lambda: qphys.parallel.run_tasks(ex, cpu_train_run, args))  # noqa: B023
-        per_task[w] = sum(cpus) / len(cpus)
-        rows.append((f"qphys.parallel.local({w})", f"{walls[w]:.1f} s", f"{per_task[w]:.2f} s", la))
-    return "\n".join([
-        "## The machine's own 2-core ceiling (no Dask) — `benchmarks/parallel.py --parts ceiling`",
-        "",
-        f"The sweep's 8 training runs ({steps} steps each) on a plain process pool of 1, then 2 processes; each task "
-        "reports the CPU seconds it used. With two tasks at once on this 2-vCPU virtual machine, a task needs "
-        f"**{per_task[2] / per_task[1]:.2f}x** the CPU time it needs alone (above 1: the cores, shared with the "
-        "host and the other engineers' jobs, slow each other down; that bounds any 1 -> 2 scaling measured here, "
-        f"Dask or not). Wall-time scaling of the plain pool: **{walls[1] / walls[2]:.2f}x**.",
-        "",
-        table(["pool", "wall", "CPU per task (mean)", "1-min load"], rows),
     ])
 
 
