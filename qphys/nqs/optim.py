@@ -88,7 +88,7 @@ class SR:
             ``μ`` of the previous step (an effective shift ``λ (1 - μ)`` there, with the Monte
             Carlo noise of successive steps averaged); directions with large curvature follow the
             plain SR step. 0 disables it. Default 0.8 (Heisenberg N=20, RBM α=1, 300 annealed
-            iterations, seeds 0-2: relative error 1.3–1.6e-4, against 1.95–2.2e-4 without).
+            iterations, seeds 0-4: relative error 1.33–1.65e-4, against 1.95–2.2e-4 without).
 
     Raises:
         ConfigError: a non-positive rate, shift or tolerance, or an unknown solver.
