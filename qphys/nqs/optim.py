@@ -129,6 +129,23 @@ class SR:
         self._previous: torch.Tensor | None = None
         self._planned: Anneal | None = None
 
+    def reset(self) -> None:
+        """Forget the state carried between steps (momentum, CG warm start, announced run).
+
+        :class:`~qphys.nqs.vmc.VMC` calls it when it takes this optimiser, so one ``SR`` reused for
+        another model or run starts afresh.
+
+        Examples:
+            >>> import torch
+            >>> sr = SR(lr=0.05)
+            >>> _ = sr.direction(torch.randn(64, 3, dtype=torch.float64), torch.randn(64, dtype=torch.float64), 0)
+            >>> sr.reset(); sr._previous is None
+            True
+        """
+        self._x0 = None
+        self._previous = None
+        self._planned = None
+
     def plan(self, first: int, n_iter: int) -> None:
         """Announce a run of ``n_iter`` iterations starting at ``first`` (used by ``lr_schedule="auto"``).
 

@@ -130,6 +130,7 @@ class VMC:
         self.torch_optimizer: torch.optim.Optimizer | None = None
         if isinstance(optimizer, SR):
             self.sr = optimizer
+            optimizer.reset()  # momentum from another model or run must not leak into this one
         elif isinstance(optimizer, torch.optim.Optimizer):
             self.torch_optimizer = optimizer
         elif optimizer == "sr":

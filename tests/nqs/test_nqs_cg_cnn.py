@@ -263,3 +263,17 @@ def test_sr_momentum_solves_the_spring_system(solver, shape):
     torch.testing.assert_close(second, expected, rtol=1e-8, atol=1e-10)
     with pytest.raises(ConfigError, match=r"momentum must be in \[0, 1\)"):
         SR(momentum=1.0)
+
+
+def test_vmc_resets_a_reused_sr_so_no_momentum_leaks_between_models():
+    """An SR object handed to a second VMC starts afresh: its first step is plain SR, not SPRING."""
+    h = transverse_field_ising(chain(4), h=1.0)
+    sr = SR(lr=0.1)
+    VMC(h, RBM(4, seed=0), optimizer=sr, n_samples=64, seed=0).run(3, progress=False)
+    assert sr._previous is not None and sr._planned is not None
+    VMC(h, RBM(4, seed=1), optimizer=sr, n_samples=64, seed=0)
+    assert sr._previous is None and sr._x0 is None and sr._planned is None
+    o = torch.randn(40, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    e = torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    fresh = SR(lr=0.1)
+    torch.testing.assert_close(sr.direction(o, e, 0)[0], fresh.direction(o, e, 0)[0])
