@@ -37,9 +37,13 @@ _FINE_TUNE = dict(_COMMON, p_start=0.10, eps_start=0.05, eps_end=0.01, lr=2.5e-4
 #: 5e-5; the shipped decoder then averages its Q-values over the 8 orientations (``symmetrize``).
 _REFINE = dict(_FINE_TUNE, p_start=0.07, lr_end=5e-5, eps_fraction=0.3, prioritized=True, augment=True,
                time_budget=2100, symmetrize=True)
+#: Stage 4 (bit-flip d=5, issue 14 round 3): continues stage 3 at the hardest evaluation rate with a lower
+#: learning rate and less exploration (prioritised, augmented replay as in stage 3).
+_POLISH = dict(_REFINE, p_start=0.09, lr=1e-4, lr_end=2e-5, eps_start=0.02, eps_end=0.005, eps_fraction=0.2,
+               updates=30_000, time_budget=2700)
 TRAIN_CONFIGS = {
     (3, "bitflip"): [dict(_COMMON, updates=4_000, layers=3, time_budget=900)],
-    (5, "bitflip"): [dict(_COMMON, updates=40_000, layers=3, time_budget=3900), _FINE_TUNE, _REFINE],
+    (5, "bitflip"): [dict(_COMMON, updates=40_000, layers=3, time_budget=3900), _FINE_TUNE, _REFINE, _POLISH],
     # d=7: stage 3 (_REFINE, 5,984 updates in 35 min) made it worse at p = 0.10 (+1.75 points on 2,000 held-out
     # syndromes), so the shipped agent is stage 2's, decoding with Q averaged over the 8 orientations
     (7, "bitflip"): [dict(_COMMON, updates=40_000, layers=4, time_budget=4200),
