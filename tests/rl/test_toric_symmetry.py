@@ -89,7 +89,7 @@ def test_best_of_orientations_keeps_the_shortest_valid_episode(tmp_path):
     episodes: every kept correction reproduces the syndrome, none is longer than any single orientation's
     episode (e.g. the plain greedy one), and the setting survives save/load."""
     dec = DeepQDecoder.load_shipped(5, "bitflip")
-    dec.symmetrize = False
+    dec.symmetrize = dec.orientations = False  # one plain greedy episode per orientation
     code, sym = dec.code, ToricSymmetries(dec.actions)
     syn, _ = code.sample("bitflip", 0.1, shots=300, seed=3)
     episodes = []
