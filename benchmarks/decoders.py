@@ -10,11 +10,16 @@ failure rates with its 95% interval (``qphys.rl.decoding.paired_difference``).
 
     .venv/bin/python benchmarks/decoders.py            # 20k syndromes per point, d = 3, 5, 7
     .venv/bin/python benchmarks/decoders.py --quick    # 2k syndromes, d = 3 and 5, no file written
+
+A full run can be split (e.g. to hold the benchmark lock for less time): ``--distances 3 5 --no-throughput``
+then ``--distances 7``; each run stores its points in ``out/benchmarks/decoders_points.json`` and the
+BENCHMARKS.md section is written once every point and the throughput table are there (same shots).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,6 +33,7 @@ from qphys.rl.codes import ToricCode  # noqa: E402
 from qphys.rl.decoding import (  # noqa: E402
     CorrelatedMWPMDecoder,
     MWPMDecoder,
+    PairedDifference,
     load_decoder,
     paired_difference,
     shipped_decoders,
@@ -59,6 +65,8 @@ def train_cell(info: dict) -> str:
 
 def label(name: str, dec) -> str:
     if name.startswith("deepq"):
+        if getattr(dec, "orientations", False):
+            return "deep-Q agent (DeepQDecoder, shortest of its 8 orientation episodes)"
         return "deep-Q agent (DeepQDecoder" + (", Q averaged over 8 orientations)" if dec.symmetrize else ")")
     if name.startswith("equivariant"):
         return "translation-invariant network, syndrome only"
@@ -74,10 +82,19 @@ def points(distances):
                 yield d, "depolarizing", p
 
 
-def failure_rates(shots: int, distances) -> tuple[list, list]:
+CACHE = Path("out/benchmarks/decoders_points.json")
+
+
+def point_key(d, noise, p) -> str:
+    return f"{d}|{noise}|{p}"
+
+
+def failure_rates(shots: int, distances, cache: dict | None = None) -> tuple[list, list]:
+    """Rows and verdicts of every point at ``distances``; each point is also stored in ``cache``."""
     rows, verdicts = [], []
     shipped = shipped_decoders()
     for d, noise, p in points(distances):
+        n_rows, n_verdicts = len(rows), len(verdicts)
         code = ToricCode(d)
         syn, true = code.sample(noise, p, shots=shots, seed=1000 + d)
         mwpm = MWPMDecoder(code)
@@ -102,6 +119,24 @@ def failure_rates(shots: int, distances) -> tuple[list, list]:
             if not name.startswith("cnn"):
                 verdicts.append((name, d, noise, p, r, rc))
             print(*rows[-1], f"({secs:.0f} s for both decoders)", flush=True)
+        if cache is not None:
+            cache["points"][point_key(d, noise, p)] = {
+                "rows": rows[n_rows:],
+                "verdicts": [[*v[:4], v[4].as_dict(), v[5].as_dict() if v[5] else None] for v in verdicts[n_verdicts:]],
+            }
+    return rows, verdicts
+
+
+def from_cache(cache: dict, distances) -> tuple[list, list] | None:
+    """All rows and verdicts at ``distances`` from ``cache``, or None when a point is missing."""
+    rows, verdicts = [], []
+    for d, noise, p in points(distances):
+        got = cache["points"].get(point_key(d, noise, p))
+        if got is None:
+            return None
+        rows += got["rows"]
+        verdicts += [(*v[:4], PairedDifference(**v[4]), PairedDifference(**v[5]) if v[5] else None)
+                     for v in got["verdicts"]]
     return rows, verdicts
 
 
@@ -140,11 +175,29 @@ def throughput(shots: int) -> list:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--distances", type=int, nargs="*", default=None, help="evaluate only these (default 3 5 7)")
+    ap.add_argument("--no-throughput", action="store_true", help="skip the throughput table this run")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     shots = 2000 if args.quick else 20_000
-    rows, verdicts = failure_rates(shots, (3, 5) if args.quick else (3, 5, 7))
-    trows = throughput(2000 if args.quick else 5000)
+    every = (3, 5) if args.quick else (3, 5, 7)
+    if args.quick:
+        rows, verdicts = failure_rates(shots, every)
+        trows = throughput(2000)
+    else:
+        cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+        if cache.get("shots") != shots:
+            cache = {"shots": shots, "points": {}, "throughput": None}
+        failure_rates(shots, args.distances or every, cache)
+        if not args.no_throughput:
+            cache["throughput"] = throughput(5000)
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        CACHE.write_text(json.dumps(cache, indent=1))
+        got = from_cache(cache, every)
+        if got is None or cache["throughput"] is None:
+            print(f"stored in {CACHE}; BENCHMARKS.md is written once every point and the throughput are there")
+            return None
+        (rows, verdicts), trows = got, cache["throughput"]
     lines = [
         "## Toric-code decoders (code capacity)",
         "",

@@ -10,8 +10,8 @@
    the final state (enumeration of the 2^20 amplitudes, no Monte Carlo noise); ms/iteration is
    the wall time of the 300 iterations (after a 10-iteration warm-up that absorbs JAX's
    compilation).
-2. Heisenberg N=20, RBM α=1 at twice the iterations (600, lr annealed over the second half), three
-   seeds, qphys only, CPU time (``--parts long``).
+2. The defaults over several seeds: Heisenberg (5 seeds) and TFIM (3 seeds) N=20, RBM α=1, 300
+   iterations, qphys only, CPU time (``--parts seeds``).
 3. 2D Heisenberg 6x6 PBC: translation-symmetric RBM, energy per site (S·S units) against the exact
    −0.678872, from a final 16128-sample estimate.
 4. Tomography of 8-qubit GHZ and W states from 10^4 shots per basis (torch.qubit): positive RBM
@@ -20,7 +20,7 @@
    ``ibm.fake_kolkata`` (noise model of the real device) with the fidelity to the noiseless state.
 
 Run (the lock keeps the timings clean): ``flock /work/heavy.lock .venv/bin/python benchmarks/nqs.py``
-(parts: ``--parts chains,long,square,tomography``; ``--quick`` runs a few-second smoke version and
+(parts: ``--parts chains,seeds,square,tomography``; ``--quick`` runs a few-second smoke version and
 only prints).
 """
 
@@ -53,7 +53,6 @@ from qphys.nqs import (  # noqa: E402
     SR,
     VMC,
     AmplitudePhase,
-    Anneal,
     SymmetricRBM,
     chain,
     heisenberg,
@@ -75,21 +74,26 @@ from qphys.nqs.tomography import (  # noqa: E402
 EXACT = {("tfim", 20): -25.4909896864, ("heisenberg", 20): -35.6175461195}
 SQUARE_EXACT_PER_SITE = -0.678872  # S·S units, 6x6 PBC (REFERENCES.md)
 LR, SAMPLES, NETKET_SHIFT = 0.05, 1008, 0.01
+FINAL_SAMPLES = 16 * SAMPLES  # the fresh Monte Carlo estimate after training (both libraries)
 NOTES = {
     "chains": (
         "NetKet and qphys in one process, one thread each (XLA single-threaded). Real RBM, 1008 samples, "
         "SR + SGD lr 0.05, 300 iterations; TFIM h=1; Heisenberg with the Marshall sign rule in the "
         "zero-magnetisation sector (NetKet: total_sz=0, MetropolisExchange on the chain's bonds). NetKet: its "
-        "tutorial settings (16 chains x 63 samples, 5 discarded, SR diag_shift 0.01, CG solver). qphys: defaults "
-        "(1008 chains x 1 sample per iteration, one sweep between samples; SR with diagonal shift 0.1 -> 0.001 "
-        "and a natural-metric step limit; Cholesky solve); 'lr annealed' = the same with "
-        "SR(lr_schedule=Anneal(150, 300)): lr 0.05 decaying geometrically to 0.005 over iterations 150-300; "
-        "'NetKet's SR settings' = constant shift 0.01, no step limit. Relative error = exact variational energy of the final state (all 2^20 amplitudes, in the "
-        "sampled sector). ms/iteration = wall time of iterations 11-300."
+        "tutorial settings (16 chains x 63 samples, 5 discarded, SR diag_shift 0.01, CG solver). qphys: SR(lr=0.05) "
+        "with its defaults (1008 chains x 1 sample per iteration, one sweep between samples; diagonal shift "
+        "0.1 -> 0.001, a natural-metric step limit, lr annealed 10x over the second half of the run, SPRING "
+        "momentum 0.8; Cholesky solve); 'constant lr, no momentum' = the previous defaults "
+        "(SR(lr_schedule=None, momentum=0)); 'NetKet's SR settings' = constant shift 0.01, no step limit, no "
+        "annealing, no momentum. Relative error = exact variational energy of the final state (all 2^20 "
+        "amplitudes, in the sampled sector); the next column is the fresh Monte Carlo estimate after training "
+        "(16128 samples; qphys: blocking error, NetKet: its error_of_mean), signed, ± one standard error. "
+        "ms/iteration = wall time of iterations 11-300 (NetKet: of driver.run; qphys: the sum of VMC.step's own "
+        "wall times, History.seconds)."
     ),
-    "long": (
-        "qphys only, one torch thread: RBM α=1, 1008 samples, SR lr 0.05 with Anneal(300, 600) (decaying to 0.005 "
-        "over the second half), three seeds; CPU time (process time), as the run need not hold the lock."
+    "seeds": (
+        "qphys only, one torch thread: RBM α=1, 1008 samples, 300 iterations, SR(lr=0.05) with its defaults "
+        "(lr annealed 10x over the second half, momentum 0.8); sampler seed = seed + 1; CPU time (process time)."
     ),
     "square": "one torch thread; energy per site from a final 16128-sample Monte Carlo estimate (blocking error).",
     "tomography": (
@@ -119,31 +123,35 @@ def _exact_variational_energy(rbm, model: str, n: int) -> float:
 
 
 def run_qphys(
-    model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = False, anneal: bool = False, seed: int = 0
+    model: str, n: int, alpha: int, iters: int, *, netket_sr: bool = False, plain: bool = False, seed: int = 0
 ) -> dict:
     h, _ = _hamiltonian(model, n)
     exact = EXACT.get((model, n)) or h.ground_state_energy()
     rbm = RBM(n, alpha=alpha, seed=seed)
     if netket_sr:
-        sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None)
+        sr = SR(lr=LR, diag_shift=NETKET_SHIFT, diag_shift_start=NETKET_SHIFT, max_step=None, lr_schedule=None,
+                momentum=0.0)
+    elif plain:
+        sr = SR(lr=LR, lr_schedule=None, momentum=0.0)
     else:
-        sr = SR(lr=LR, lr_schedule=Anneal(iters // 2, iters) if anneal else None)
+        sr = SR(lr=LR)  # defaults: annealed over the second half of the run, momentum 0.8
     vmc = VMC(h, rbm, optimizer=sr, n_samples=SAMPLES, seed=seed + 1)
-    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else " (lr annealed)" if anneal else "")
+    impl = "qphys" + (" (NetKet's SR settings)" if netket_sr else " (constant lr, no momentum)" if plain else "")
     warm = min(10, iters)
     try:
-        vmc.run(warm, progress=False)
-        t0 = time.perf_counter()
-        vmc.run(iters - warm, progress=False)
+        vmc.run(iters, progress=False)
     except FloatingPointError:  # a diverged run is a result too
         return {"impl": impl, "model": model, "n": n, "alpha": alpha, "iters": iters, "rel_error": float("nan"),
                 "ms_per_iter": float("nan"), "diverged_at": vmc.step_count, "history": vmc.history.energy}
-    per_iter = (time.perf_counter() - t0) / max(iters - warm, 1)
+    per_iter = sum(vmc.history.seconds[warm:]) / max(iters - warm, 1)
     energy = _exact_variational_energy(rbm, model, n)
+    mc = vmc.energy(FINAL_SAMPLES)
     return {
         "impl": impl, "model": model, "n": n, "alpha": alpha, "iters": iters,
         "rel_error": abs((energy - exact) / exact), "ms_per_iter": 1e3 * per_iter,
-        "energy": energy, "history": vmc.history.energy,
+        "energy": energy, "mc_energy": mc.mean, "mc_error": mc.error,
+        "mc_rel_error": (mc.mean - exact) / abs(exact), "mc_rel_sigma": mc.error / abs(exact),
+        "history": vmc.history.energy,
     }
 
 
@@ -172,9 +180,14 @@ def run_netket(model: str, n: int, alpha: int, iters: int, *, seed: int = 0) -> 
     per_iter = (time.perf_counter() - t0) / max(iters - warm, 1)
     psi = np.asarray(vs.to_array())
     energy = float(np.real(np.vdot(psi, h.to_sparse() @ psi)))
+    vs.n_samples = FINAL_SAMPLES
+    mc = vs.expect(h)
+    mc_mean, mc_err = float(np.real(mc.mean)), float(mc.error_of_mean)
     return {
         "impl": f"NetKet {nk.__version__}", "model": model, "n": n, "alpha": alpha, "iters": iters,
         "rel_error": abs((energy - exact) / exact), "ms_per_iter": 1e3 * per_iter, "energy": energy,
+        "mc_energy": mc_mean, "mc_error": mc_err, "mc_rel_error": (mc_mean - exact) / abs(exact),
+        "mc_rel_sigma": mc_err / abs(exact),
         "sampler": f"{sampler.n_chains} chains, {vs.n_discard_per_chain} discarded",
         "history": [float(np.real(e)) for e in log.data["Energy"]["Mean"]],
     }
@@ -185,7 +198,7 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     cases = [("tfim", 1), ("heisenberg", 1)] if quick else [("tfim", 1), ("tfim", 2), ("heisenberg", 1), ("heisenberg", 2)]
     rows = []
     for model, alpha in cases:
-        runners = (run_netket, run_qphys, lambda *a: run_qphys(*a, anneal=True), lambda *a: run_qphys(*a, netket_sr=True))
+        runners = (run_netket, run_qphys, lambda *a: run_qphys(*a, plain=True), lambda *a: run_qphys(*a, netket_sr=True))
         for runner in runners:
             res = runner(model, n, alpha, iters)
             rows.append(res)
@@ -195,7 +208,7 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
     md_rows = []
     for r in rows:
         ok = ""
-        if r["impl"] in ("qphys", "qphys (lr annealed)") and not quick:
+        if r["impl"] == "qphys" and not quick:
             target = {"tfim": 1e-4, "heisenberg": 2e-4}[r["model"]]
             nk_row = next(x for x in rows if x["impl"].startswith("NetKet") and x["model"] == r["model"]
                           and x["alpha"] == r["alpha"])
@@ -203,33 +216,38 @@ def chains_part(quick: bool) -> tuple[list[dict], str]:
             ok += f"; {nk_row['ms_per_iter'] / r['ms_per_iter']:.2f}x NetKet's speed"
         if "diverged_at" in r:
             md_rows.append([r["model"], r["alpha"], r["impl"], f"diverged (non-finite energies at iteration "
-                            f"{r['diverged_at']})", "-", "-"])
+                            f"{r['diverged_at']})", "-", "-", "-"])
             continue
-        md_rows.append([r["model"], r["alpha"], r["impl"], f"{r['rel_error']:.2e}", f"{r['ms_per_iter']:.1f}", ok or "-"])
-    md = table(["model", "α", "implementation", "relative error (exact, final state)", "ms / iteration", "acceptance"], md_rows)
+        mc = f"{r['mc_rel_error']:+.1e} ± {r['mc_rel_sigma']:.1e}"
+        md_rows.append([r["model"], r["alpha"], r["impl"], f"{r['rel_error']:.2e}", mc, f"{r['ms_per_iter']:.1f}", ok or "-"])
+    md = table(["model", "α", "implementation", "relative error (exact, final state)",
+                f"fresh MC estimate ({FINAL_SAMPLES} samples): (E_MC - E_0) / -E_0", "ms / iteration", "acceptance"], md_rows)
     return rows, md
 
 
-def long_part(quick: bool) -> tuple[list[dict], str]:
-    """Heisenberg N=20, RBM α=1, twice the iterations (600), lr annealed over the second half, 3 seeds."""
-    n, iters, seeds = (8, 40, (0,)) if quick else (20, 600, (0, 1, 2))
+def seeds_part(quick: bool) -> tuple[list[dict], str]:
+    """Robustness of the defaults: TFIM and Heisenberg N=20, RBM α=1, 300 iterations, several seeds."""
+    n, iters = (8, 40) if quick else (20, 300)
+    cases = [("heisenberg", 0)] if quick else [("heisenberg", s) for s in range(5)] + [("tfim", s) for s in range(3)]
     rows = []
-    for seed in seeds:
-        h, sector = _hamiltonian("heisenberg", n)
-        exact = EXACT.get(("heisenberg", n)) or h.ground_state_energy()
+    for model, seed in cases:
+        h, _ = _hamiltonian(model, n)
+        exact = EXACT.get((model, n)) or h.ground_state_energy()
         rbm = RBM(n, alpha=1, seed=seed)
-        vmc = VMC(h, rbm, optimizer=SR(lr=LR, lr_schedule=Anneal(iters // 2, iters)), n_samples=SAMPLES, seed=seed + 1)
+        vmc = VMC(h, rbm, optimizer=SR(lr=LR), n_samples=SAMPLES, seed=seed + 1)
         cpu = time.process_time()
         vmc.run(iters, progress=False)
         cpu = time.process_time() - cpu
-        energy = _exact_variational_energy(rbm, "heisenberg", n)
-        rows.append({"seed": seed, "iters": iters, "rel_error": abs((energy - exact) / exact), "cpu_ms_per_iter": 1e3 * cpu / iters})
-        print(f"   heisenberg N={n} α=1 seed {seed}, {iters} iterations annealed: rel. error {rows[-1]['rel_error']:.2e}, "
+        energy = _exact_variational_energy(rbm, model, n)
+        rows.append({"model": model, "seed": seed, "iters": iters, "rel_error": abs((energy - exact) / exact),
+                     "cpu_ms_per_iter": 1e3 * cpu / iters})
+        print(f"   {model} N={n} α=1 seed {seed}, {iters} iterations, defaults: rel. error {rows[-1]['rel_error']:.2e}, "
               f"{rows[-1]['cpu_ms_per_iter']:.1f} CPU ms/iteration", flush=True)
+    target = {"tfim": 1e-4, "heisenberg": 2e-4}
     md = table(
-        ["seed", "iterations", "relative error (exact, final state)", "CPU ms / iteration", "≤ 2e-4"],
-        [[r["seed"], r["iters"], f"{r['rel_error']:.2e}", f"{r['cpu_ms_per_iter']:.1f}", "yes" if r["rel_error"] <= 2e-4 else "NO"]
-         for r in rows],
+        ["model", "seed", "iterations", "relative error (exact, final state)", "CPU ms / iteration", "target"],
+        [[r["model"], r["seed"], r["iters"], f"{r['rel_error']:.2e}", f"{r['cpu_ms_per_iter']:.1f}",
+          f"{'yes' if r['rel_error'] <= target[r['model']] else 'NO'} (≤ {target[r['model']]:.0e})"] for r in rows],
     )
     return rows, md
 
@@ -240,26 +258,26 @@ def square_part(quick: bool, iters: int | None = None) -> tuple[dict, str]:
     lat = square(side)
     h = heisenberg(lat, marshall_sign=True)
     model = SymmetricRBM(lat, alpha=alpha, seed=0)
-    vmc = VMC(h, model, optimizer=SR(lr=LR, lr_schedule=Anneal(iters // 2, iters)), n_samples=SAMPLES, seed=1)
-    t0 = time.perf_counter()
+    vmc = VMC(h, model, optimizer=SR(lr=LR), n_samples=SAMPLES, seed=1)  # defaults: annealed, momentum 0.8
+    t0, c0 = time.perf_counter(), time.process_time()
     vmc.run(iters, progress=False)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     final = vmc.energy(16 * SAMPLES)
     per_site = final.mean / (4 * lat.n_sites)  # S·S units
     err = final.error / (4 * lat.n_sites)
     res = {"side": side, "alpha": alpha, "iters": iters, "energy_per_site": per_site, "error": err,
-           "seconds": seconds, "ms_per_iter": 1e3 * seconds / iters}
+           "seconds": seconds, "cpu_seconds": cpu, "ms_per_iter": 1e3 * seconds / iters}
     if side == 6:
         res["rel_error"] = abs((per_site - SQUARE_EXACT_PER_SITE) / SQUARE_EXACT_PER_SITE)
     print(f"   Heisenberg {side}x{side}: E/site {per_site:.6f} ± {err:.1e}"
           + (f", relative error {res['rel_error']:.2e}" if "rel_error" in res else "")
-          + f", {res['ms_per_iter']:.0f} ms/iteration ({seconds:.0f} s)", flush=True)
+          + f", {res['ms_per_iter']:.0f} ms/iteration ({seconds:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
     md = table(
         ["lattice", "ansatz", "iterations", "E / site (S·S)", "exact", "relative error", "time"],
         [[f"{side}x{side} PBC", f"SymmetricRBM α={alpha}, {sum(p.numel() for p in model.parameters())} params, "
-          f"SR lr 0.05 annealed to 0.005 over the second half",
+          f"SR defaults (lr 0.05 annealed to 0.005 over the second half, momentum 0.8)",
           iters, f"{per_site:.6f} ± {err:.1e}", f"{SQUARE_EXACT_PER_SITE}",
-          f"{res.get('rel_error', float('nan')):.2e}", f"{res['ms_per_iter']:.0f} ms/it, {seconds:.0f} s"]],
+          f"{res.get('rel_error', float('nan')):.2e}", f"{res['ms_per_iter']:.0f} ms/it, {seconds:.0f} s wall, {cpu:.0f} s CPU"]],
     )
     return res, md
 
@@ -352,7 +370,7 @@ def tomography_part(quick: bool) -> tuple[list[dict], str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small systems, print only")
-    ap.add_argument("--parts", default="chains,long,square,tomography")
+    ap.add_argument("--parts", default="chains,seeds,square,tomography")
     ap.add_argument("--square-iters", type=int, default=None, help="iterations of the 6x6 run (default 1000)")
     ap.add_argument("--json", type=Path, default=None, help="write raw results here")
     args = ap.parse_args(argv)
@@ -363,10 +381,10 @@ def main(argv=None) -> int:
         print("== 1D chains: qphys.nqs vs NetKet ==", flush=True)
         results["chains"], md = chains_part(args.quick)
         sections["chains"] = ("1D chains N=20 PBC, side by side with NetKet", md)
-    if "long" in parts:
-        print("== 1D Heisenberg, 600 iterations ==", flush=True)
-        results["long"], md = long_part(args.quick)
-        sections["long"] = ("1D Heisenberg N=20, RBM α=1, 600 iterations (lr annealed)", md)
+    if "seeds" in parts:
+        print("== 1D chains, RBM α=1, defaults over several seeds ==", flush=True)
+        results["seeds"], md = seeds_part(args.quick)
+        sections["seeds"] = ("1D chains N=20, RBM α=1, qphys defaults over several seeds", md)
     if "square" in parts:
         print("== 2D Heisenberg ==", flush=True)
         results["square"], md = square_part(args.quick, args.square_iters)

@@ -3,13 +3,16 @@
 Same run, one after the other (never at the same time): a ``LocalCluster`` of 1 worker x 1 thread,
 then one of 2 workers x 1 thread, on the same tasks; beside them, one plain process with 2 torch
 threads (no cluster). Wall time and the CPU time of every worker process are recorded: on a shared
-machine the CPU-time scaling (1-worker CPU over the busiest worker's CPU) is the robust figure. Parts (blocks ``parallel_*`` of BENCHMARKS.md):
+machine the CPU-time scaling (1-worker CPU over the busiest worker's CPU) is the robust figure. The short
+workloads (sweep, decoders) run ``--reps`` interleaved rounds (plain process, process pools of 1 and 2, Dask
+1 and 2 workers; a fresh pool or cluster per round, warmed up by one uncounted run; medians reported, every
+wall listed): this VM's speed drifts by tens of percent from one minute to the next, which one
+back-to-back run cannot tell from scaling; the process pools give the machine's own scaling in the same rounds.
+Parts (blocks ``parallel_*`` of BENCHMARKS.md):
 
 - ``gram``: Gram matrix, N=4000 points at 14 qubits (``--gram-n``, ``--gram-qubits``; ZZ feature map, 2 reps),
   tiles of N/4 rows.
 - ``sweep``: 8 short training runs (a 4-qubit QuantumLayer classifier) through ``qphys.parallel.sweep``.
-- ``ceiling``: the same training runs on a plain process pool of 1 then 2 processes (no Dask): how much
-  CPU a task needs when two run at once on this machine.
 - ``decoders``: MWPM evaluation of 2·10^6 toric-code syndromes (d=5, bit flip, p=0.05).
 - ``overhead``: round trip and throughput of tiny tasks (when not to use a cluster).
 - ``projection``: per-tile cost at 20 qubits measured here, transfer sizes, and the time of a
@@ -37,7 +40,7 @@ import qphys  # noqa: E402
 from qphys.kernels import QuantumKernel  # noqa: E402
 from qphys.templates import zz_feature_map  # noqa: E402
 
-PARTS = ("gram", "sweep", "ceiling", "decoders", "overhead", "projection")
+PARTS = ("gram", "sweep", "decoders", "overhead", "projection")
 
 
 def zz(c, x):
@@ -103,6 +106,84 @@ def on_cluster(ex, fn):
     return t, out, [after[w] - before[w] for w in sorted(after)]
 
 
+def interleaved(workload, reps: int) -> dict:
+    """``workload(executor)`` in one plain process (2 torch threads, ``executor=None``), on a plain
+    process pool of 1 and of 2 processes (``qphys.parallel.local``: the machine's own scaling, no
+    Dask) and on LocalClusters of 1 and 2 workers x 1 thread, in ``reps`` interleaved rounds (plain,
+    pool 1, pool 2, Dask 1, Dask 2, plain, ...) so that the machine's drift hits every configuration alike.
+
+    Each round starts a fresh pool or cluster per configuration (only one exists at a time) and runs
+    the workload once to warm it up (not counted: first calls in fresh worker processes pay for lazy
+    initialisation) before the timed run; the plain process warms up once, before the first round.
+    With ``reps == 1`` there is no warm-up run. Returns ``{"plain" | ("pool", w) | w: (median wall,
+    result, CPU of that run, all walls, 1-min load at the first round)}``; the CPU is this process's
+    for ``plain``, each worker's for the Dask clusters, ``None`` for the pools.
+    """
+    def plain():
+        return plain_process(lambda: workload(None), 2)
+
+    def fresh(make, measure):
+        ex = make()
+        try:
+            if reps > 1:
+                workload(ex)
+            return measure(ex)
+        finally:
+            ex.shutdown()
+
+    def pool(w):
+        def measure(ex):
+            t, out = timed(lambda: workload(ex))
+            return t, out, None
+
+        return fresh(lambda: qphys.parallel.local(w), measure)
+
+    def cluster(w):
+        def make():
+            ex = qphys.parallel.dask(n_workers=w, torch_threads=1)
+            warm(ex)
+            return ex
+
+        return fresh(make, lambda ex: on_cluster(ex, lambda: workload(ex)))
+
+    if reps > 1:
+        plain()
+    runs: dict = {"plain": [], ("pool", 1): [], ("pool", 2): [], 1: [], 2: []}
+    loads: dict = {}
+    for _ in range(reps):
+        for k in runs:
+            loads.setdefault(k, load())
+            runs[k].append(plain() if k == "plain" else pool(k[1]) if isinstance(k, tuple) else cluster(k))
+    out = {}
+    for k, rs in runs.items():
+        t, res, cpu = sorted(rs, key=lambda r: r[0])[len(rs) // 2]
+        out[k] = (t, res, cpu, [r[0] for r in rs], loads[k])
+    return out
+
+
+def pool_rows(res: dict, extra) -> list[tuple]:
+    """Table rows of the plain process pools of :func:`interleaved` (``extra(result)``: the last columns)."""
+    rows = []
+    for w in (1, 2):
+        t, out, _, walls, la = res[("pool", w)]
+        rows.append((f"plain process pool, qphys.parallel.local({w}) (no Dask)", f"{t:.2f} s", "-", walls_cell(walls),
+                     *extra(out, la)))
+    return rows
+
+
+def ceiling_sentence(res: dict) -> str:
+    pool = res[("pool", 1)][0] / res[("pool", 2)][0]
+    return (f"In the same rounds a plain process pool (no Dask) scales **{pool:.2f}x** from 1 to 2 processes (this "
+            "2-vCPU virtual machine's own scaling for the workload: the two cores slow each other down, by an amount "
+            f"that drifts from minute to minute). Dask's workers take {res[1][0] / res[('pool', 1)][0]:.2f}x (1 worker) "
+            f"and {res[2][0] / res[('pool', 2)][0]:.2f}x (2 workers) the pool's wall time: its per-task cost, which also "
+            "lifts its 1 -> 2 ratio above the pool's when the single worker is the slower.")
+
+
+def walls_cell(walls: list[float]) -> str:
+    return ", ".join(f"{w:.2f}" for w in walls) + " s"
+
+
 def cpu_scaling(cpu1: list[float], cpu2: list[float]) -> float:
     """Scaling 1 -> 2 workers on dedicated cores, from CPU time: the 1-worker run's CPU over the
     busiest worker's CPU in the 2-worker run (load balance and per-task overheads included; what it
@@ -122,6 +203,16 @@ CPU_NOTE = (
     "wall-time scaling two dedicated cores would give, up to memory-bandwidth contention. Scaling beyond 2 "
     "workers cannot be shown on a 2-core machine."
 )
+
+
+def reps_note(reps: int) -> str:
+    if reps == 1:
+        return "One run per configuration, no warm-up run (`--quick` or `--reps 1`)."
+    return (f"{reps} interleaved rounds (plain, pool 1, pool 2, Dask 1 worker, Dask 2 workers, plain, ...), so that the "
+            "machine's drift hits all configurations alike; every round starts a fresh pool or cluster and runs the "
+            "workload once to warm it up (not "
+            "counted: first calls in fresh worker processes pay for lazy initialisation) before the timed run. "
+            "The table gives the run of median wall time and all walls in round order.")
 
 
 # ---- gram -----------------------------------------------------------------------------------------
@@ -187,106 +278,82 @@ def train_run(lr: float, seed: int, steps: int = 60) -> dict:
     return {"loss": loss.item()}
 
 
-def part_sweep(quick: bool) -> str:
+def part_sweep(quick: bool, reps: int = 5) -> str:
     grid = {"lr": [0.01, 0.03, 0.1, 0.3]}
     steps = 10 if quick else 60
+    reps = 1 if quick else reps
     rows, times = [], {}
 
     def run(ex):
         return qphys.parallel.sweep(train_run, [{**g, "steps": steps} for g in qphys.parallel.grid_points(grid)],
                                     seeds=2, executor=ex, progress=False)
 
-    cpus = {}
-    la = load()
-    t, ref, c = plain_process(lambda: run(None), 2)
+    res = interleaved(run, reps)
+    t, ref, c, walls, la = res["plain"]
     times["plain"] = t
-    rows.append(("one process, 2 torch threads, no cluster (serial)", f"{t:.1f} s", f"{c:.1f} s", f"- (load {la})"))
-    for w, ex in clusters():
-        la = load()
-        t, recs, cpus[w] = on_cluster(ex, lambda: run(ex))  # noqa: B023
+    rows.append(("one process, 2 torch threads, no cluster (serial)", f"{t:.2f} s", f"{c:.1f} s", walls_cell(walls),
+                 f"- (load {la})"))
+    cpus = {}
+    for w in (1, 2):
+        t, recs, cpus[w], walls, la = res[w]
         times[w] = t
         same = all(abs(a["result"]["loss"] - b["result"]["loss"]) < 1e-6 for a, b in zip(recs, ref))
-        rows.append((f"LocalCluster {w} worker(s) x 1 thread", f"{t:.1f} s", cpu_cell(cpus[w]),
+        rows.append((f"LocalCluster {w} worker(s) x 1 thread", f"{t:.2f} s", cpu_cell(cpus[w]), walls_cell(walls),
                      f"{'yes' if same else 'NO'} (load {la})"))
+    rows += pool_rows(res, lambda recs, la: (
+        f"{'yes' if all(abs(a['result']['loss'] - b['result']['loss']) < 1e-6 for a, b in zip(recs, ref)) else 'NO'}"
+        f" (load {la})",))
     return "\n".join([
         "## Dask scaling: a sweep of 8 short training runs — `benchmarks/parallel.py --parts sweep`",
         "",
         f"`qphys.parallel.sweep(train_run, lr in {grid['lr']}, seeds=2)`: each run trains a 4-qubit "
-        f"QuantumLayer classifier ({steps} Adam steps, batch 64, torch.qubit backprop).",
+        f"QuantumLayer classifier ({steps} Adam steps, batch 64, torch.qubit backprop). {reps_note(reps)}",
         "",
-        table(["run", "wall", "CPU (per worker)", "same losses as the plain run (1-min load)"], rows),
+        table(["run", "wall (median)", "CPU of the median run (per worker)", f"all {reps} walls",
+               "same losses as the plain run (1-min load)"], rows),
         "",
-        f"**Scaling 1 -> 2 workers: {cpu_scaling(cpus[1], cpus[2]):.2f}x from CPU time, {times[1] / times[2]:.2f}x "
-        f"in wall time** (target >= 1.8x); the plain process with 2 torch threads: {times['plain']:.1f} s "
-        "(small circuits do not use a second thread well).",
-    ])
-
-
-# ---- ceiling --------------------------------------------------------------------------------------
-def cpu_train_run(lr: float, seed: int, steps: int) -> float:
-    """Task: one :func:`train_run`; the CPU seconds it took in its worker process."""
-    c0 = time.process_time()
-    train_run(lr, seed, steps)
-    return time.process_time() - c0
-
-
-def part_ceiling(quick: bool) -> str:
-    steps = 10 if quick else 60
-    args = [(lr, s, steps) for lr in (0.01, 0.03, 0.1, 0.3) for s in (0, 1)]
-    rows, walls, per_task = [], {}, {}
-    for w in (1, 2):
-        with qphys.parallel.local(w) as ex:
-            qphys.parallel.run_tasks(ex, cpu_train_run, [(0.1, 0, 2)] * (2 * w))  # start and import
-            la = load()
-            walls[w], cpus = timed(lambda: qphys.parallel.run_tasks(ex, cpu_train_run, args))  # noqa: B023
-        per_task[w] = sum(cpus) / len(cpus)
-        rows.append((f"qphys.parallel.local({w})", f"{walls[w]:.1f} s", f"{per_task[w]:.2f} s", la))
-    return "\n".join([
-        "## The machine's own 2-core ceiling (no Dask) — `benchmarks/parallel.py --parts ceiling`",
-        "",
-        f"The sweep's 8 training runs ({steps} steps each) on a plain process pool of 1, then 2 processes; each task "
-        "reports the CPU seconds it used. With two tasks at once on this 2-vCPU virtual machine, a task needs "
-        f"**{per_task[2] / per_task[1]:.2f}x** the CPU time it needs alone (above 1: the cores, shared with the "
-        "host and the other engineers' jobs, slow each other down; that bounds any 1 -> 2 scaling measured here, "
-        f"Dask or not). Wall-time scaling of the plain pool: **{walls[1] / walls[2]:.2f}x**.",
-        "",
-        table(["pool", "wall", "CPU per task (mean)", "1-min load"], rows),
+        f"**Scaling 1 -> 2 workers: {times[1] / times[2]:.2f}x in wall time (medians), "
+        f"{cpu_scaling(cpus[1], cpus[2]):.2f}x from CPU time** (target >= 1.8x); the plain process with 2 torch "
+        f"threads: {times['plain']:.2f} s (small circuits do not use a second thread well). {ceiling_sentence(res)}",
     ])
 
 
 # ---- decoders -------------------------------------------------------------------------------------
-def part_decoders(quick: bool) -> str:
+def part_decoders(quick: bool, reps: int = 5) -> str:
     from qphys.rl.codes import ToricCode
     from qphys.rl.decoders import MWPMDecoder, evaluate
 
     shots = 200_000 if quick else 2_000_000
     code = ToricCode(5)
     dec = MWPMDecoder(code)
+    reps = 1 if quick else reps
     rows, times, cpus = [], {}, {}
-    la = load()
-    batch = shots // 8  # 8 tasks of ~0.4 s: enough work per task to amortise Dask's fixed costs
-    t, r, c = plain_process(lambda: evaluate(dec, code, "bitflip", 0.05, shots, seed=1, batch_size=batch), 2)
+    batch = shots // 8  # 8 tasks of ~0.3 s: enough work per task to amortise Dask's fixed costs
+    res = interleaved(lambda ex: evaluate(dec, code, "bitflip", 0.05, shots, seed=1, batch_size=batch, executor=ex),
+                      reps)
+    t, r, c, walls, la = res["plain"]
     times["plain"] = t
-    rows.append(("one process, no cluster", f"{t:.1f} s", f"{c:.1f} s", r.failures, la))
-    for w, ex in clusters():
-        la = load()
-        t, r, cpus[w] = on_cluster(ex, lambda: evaluate(dec, code, "bitflip", 0.05, shots, seed=1,  # noqa: B023
-                                                         batch_size=batch, executor=ex))  # noqa: B023
+    rows.append(("one process, no cluster", f"{t:.2f} s", f"{c:.1f} s", walls_cell(walls), r.failures, la))
+    for w in (1, 2):
+        t, r, cpus[w], walls, la = res[w]
         times[w] = t
-        rows.append((f"LocalCluster {w} worker(s) x 1 thread", f"{t:.1f} s", cpu_cell(cpus[w]), r.failures, la))
+        rows.append((f"LocalCluster {w} worker(s) x 1 thread", f"{t:.2f} s", cpu_cell(cpus[w]), walls_cell(walls),
+                     r.failures, la))
+    rows += pool_rows(res, lambda r, la: (r.failures, la))
     return "\n".join([
         f"## Dask scaling: decoder evaluation, {shots:,} syndromes — `benchmarks/parallel.py --parts decoders`",
         "",
         "`evaluate(MWPMDecoder(ToricCode(5)), code, 'bitflip', 0.05, shots, seed=1, batch_size=shots // 8, "
         "executor=)`: sampling and "
-        "decoding in chunks with spawned seeds, so every run counts the same failures.",
+        f"decoding in chunks with spawned seeds, so every run counts the same failures. {reps_note(reps)}",
         "",
-        table(["run", "wall", "CPU (per worker)", "failures", "1-min load"], rows),
+        table(["run", "wall (median)", "CPU of the median run (per worker)", f"all {reps} walls", "failures",
+               "1-min load"], rows),
         "",
-        f"**Scaling 1 -> 2 workers: {cpu_scaling(cpus[1], cpus[2]):.2f}x from CPU time, {times[1] / times[2]:.2f}x "
-        f"in wall time** (target >= 1.8x). 8 chunks of {batch:,} syndromes, one task each; "
+        f"**Scaling 1 -> 2 workers: {times[1] / times[2]:.2f}x in wall time (medians), "
+        f"{cpu_scaling(cpus[1], cpus[2]):.2f}x from CPU time** (target >= 1.8x). 8 chunks of {batch:,} syndromes, one task each; "
         "memory is bounded by one chunk per worker, so 10^7 syndromes cost "
-        f"{10**7 / shots:g}x this in time and nothing more in memory.",
+        f"{10**7 / shots:g}x this in time and nothing more in memory. {ceiling_sentence(res)}",
     ])
 
 
@@ -417,11 +484,14 @@ def main(argv=None) -> int:
     ap.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS)
     ap.add_argument("--gram-n", type=int, default=4000, help="points of the Gram matrix (part gram)")
     ap.add_argument("--gram-qubits", type=int, default=14, help="qubits of the Gram matrix (part gram)")
+    ap.add_argument("--reps", type=int, default=5, help="timed runs per configuration (parts sweep, decoders)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     for part in args.parts:
         la = load()
         kw = {"N": args.gram_n, "n": args.gram_qubits} if part == "gram" else {}
+        if part in ("sweep", "decoders"):
+            kw = {"reps": args.reps}
         md = globals()[f"part_{part}"](args.quick, **kw)
         md += f"\n\n1-min load average at the start of this part: {la} (2 cores, shared machine)."
         print(md + "\n")

@@ -130,6 +130,7 @@ class VMC:
         self.torch_optimizer: torch.optim.Optimizer | None = None
         if isinstance(optimizer, SR):
             self.sr = optimizer
+            optimizer.reset()  # momentum from another model or run must not leak into this one
         elif isinstance(optimizer, torch.optim.Optimizer):
             self.torch_optimizer = optimizer
         elif optimizer == "sr":
@@ -207,10 +208,16 @@ class VMC:
     ) -> History:
         """Run ``n_iter`` iterations; ``callback(step, energy)`` returning True stops early.
 
+        With SR's default ``lr_schedule="auto"`` the learning rate decays 10x over the second half
+        of these ``n_iter`` iterations (each call anneals over its own span; call it once with the
+        whole budget rather than in pieces).
+
         Shows a tqdm bar with the current energy unless ``progress=False``.
         """
         from tqdm.auto import tqdm
 
+        if self.sr is not None:
+            self.sr.plan(self.step_count, n_iter)
         bar = tqdm(range(n_iter), desc="VMC", disable=not progress, leave=False)
         for _ in bar:
             stats = self.step()

@@ -82,6 +82,10 @@ def _validate_noise(noise) -> str:
     return noise
 
 
+#: rows of uniforms drawn at a time by :meth:`ToricCode.sample_errors` (cache-sized; results do not depend on it)
+_SAMPLE_BLOCK = 16_384
+
+
 class ToricCode:
     """The distance-``d`` toric code on a ``d x d`` periodic square lattice (``2 d**2`` qubits).
 
@@ -314,7 +318,10 @@ class ToricCode:
         if isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots < 0:
             raise ConfigError(f"shots must be a non-negative integer, got {shots!r}")
         rng = np.random.default_rng(seed)
-        hit = rng.random((int(shots), self.n_qubits)) < p
+        hit = np.empty((int(shots), self.n_qubits), dtype=bool)
+        for a in range(0, int(shots), _SAMPLE_BLOCK):  # the same stream as one call, without its float64 temporary
+            b = min(a + _SAMPLE_BLOCK, int(shots))
+            hit[a:b] = rng.random((b - a, self.n_qubits)) < p
         if noise == "bitflip":
             return hit.astype(np.uint8)
         kind = rng.integers(1, 4, size=hit.shape, dtype=np.uint8)

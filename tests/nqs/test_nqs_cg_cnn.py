@@ -79,7 +79,7 @@ def test_cg_warm_start_needs_fewer_iterations():
     gen = torch.Generator().manual_seed(1)
     o = torch.randn(200, 40, dtype=torch.float64, generator=gen)
     e = torch.randn(200, dtype=torch.float64, generator=gen)
-    sr = SR(diag_shift=1e-3, diag_shift_start=1e-3, solver="cg", cg_tol=1e-10)
+    sr = SR(diag_shift=1e-3, diag_shift_start=1e-3, solver="cg", cg_tol=1e-10, momentum=0.0)
     _, cold = sr.direction(o, e, 0)
     _, warm = sr.direction(o, e, 1)  # same problem: the previous solution is already the answer
     assert warm["cg_iterations"] < cold["cg_iterations"]
@@ -227,5 +227,53 @@ def test_anneal_schedule_scales_the_sr_step():
         Anneal(5, 5)
     with pytest.raises(ConfigError, match=r"factor must be in \(0, 1\]"):
         Anneal(0, 5, factor=2.0)
-    with pytest.raises(ConfigError, match="lr_schedule must be a callable"):
+    with pytest.raises(ConfigError, match="lr_schedule must be 'auto', None or a callable"):
         SR(lr_schedule=0.5)
+
+
+def test_auto_schedule_anneals_over_the_second_half_of_each_run():
+    sr = SR(lr=0.1)
+    assert sr.learning_rate(10**6) == 0.1  # no run announced: constant
+    h = transverse_field_ising(chain(4), h=1.0)
+    vmc = VMC(h, RBM(4, seed=0), optimizer=sr, n_samples=64, seed=0)
+    vmc.run(10, progress=False)
+    assert [sr.learning_rate(t) for t in (0, 5)] == [0.1, 0.1]
+    assert sr.learning_rate(9) == pytest.approx(0.01)
+    vmc.run(4, progress=False)  # a second run anneals over its own span, iterations 10-13
+    assert sr.learning_rate(10) == 0.1 and sr.learning_rate(13) == pytest.approx(0.01)
+    assert SR(lr=0.1, lr_schedule=None).learning_rate(9) == 0.1
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "minsr", "cg"])
+@pytest.mark.parametrize("shape", [(60, 12), (12, 60)])
+def test_sr_momentum_solves_the_spring_system(solver, shape):
+    """Second step: (S + λ) δ = g + λ μ δ_prev, δ_prev the first step's direction (lr 1, no clipping)."""
+    gen = torch.Generator().manual_seed(5)
+    lam, mu = 0.05, 0.8
+    sr = SR(lr=1.0, diag_shift=lam, diag_shift_start=lam, max_step=None, lr_schedule=None, momentum=mu,
+            solver=solver, cg_tol=1e-13)
+    problems = [(torch.randn(*shape, dtype=torch.float64, generator=gen),
+                 torch.randn(shape[0], dtype=torch.float64, generator=gen)) for _ in range(2)]
+    first, _ = sr.direction(*problems[0], 0)
+    torch.testing.assert_close(first, _dense_sr(*problems[0], lam, 1.0))  # no previous step: plain SR
+    second, _ = sr.direction(*problems[1], 1)
+    oc, ec = centered(*problems[1])
+    s = oc.T @ oc + lam * torch.eye(shape[1], dtype=torch.float64)
+    expected = -torch.linalg.solve(s, 2 * oc.T @ ec + lam * mu * (-first))
+    torch.testing.assert_close(second, expected, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ConfigError, match=r"momentum must be in \[0, 1\)"):
+        SR(momentum=1.0)
+
+
+def test_vmc_resets_a_reused_sr_so_no_momentum_leaks_between_models():
+    """An SR object handed to a second VMC starts afresh: its first step is plain SR, not SPRING."""
+    h = transverse_field_ising(chain(4), h=1.0)
+    sr = SR(lr=0.1)
+    VMC(h, RBM(4, seed=0), optimizer=sr, n_samples=64, seed=0).run(3, progress=False)
+    assert sr._previous is not None and sr._planned is not None
+    VMC(h, RBM(4, seed=1), optimizer=sr, n_samples=64, seed=0)
+    assert sr._previous is None and sr._x0 is None and sr._planned is None
+    o = torch.randn(40, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    e = torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    fresh = SR(lr=0.1)
+    torch.testing.assert_close(sr.direction(o, e, 0)[0], fresh.direction(o, e, 0)[0])

@@ -45,6 +45,25 @@ def test_grouping_many_chunks_into_few_tasks_keeps_the_counts():
     assert grouped.failures == serial.failures and pool.submitted == 32
 
 
+def test_predict_blocks_within_a_chunk_keep_the_counts(monkeypatch):
+    """Chunks are decoded in blocks of rows (cache-sized); the block size never changes a count."""
+    import qphys.rl.decoding.evaluation as evaluation
+
+    code = ToricCode(3)
+    whole = evaluate(MWPMDecoder(code), code, "bitflip", 0.1, 3000, seed=5, batch_size=1000)
+    seen = []
+
+    class Recording(MWPMDecoder):
+        def predict(self, syndromes):
+            seen.append(len(syndromes))
+            return super().predict(syndromes)
+
+    monkeypatch.setattr(evaluation, "_BLOCK", 300)
+    blocked = evaluate(Recording(code), code, "bitflip", 0.1, 3000, seed=5, batch_size=1000)
+    assert blocked.failures == whole.failures and 0 < whole.failures < 3000
+    assert seen == [300, 300, 300, 100] * 3  # 3 chunks of 1000 rows, each in blocks of 300
+
+
 class _Counting(ThreadPoolExecutor):
     submitted = 0
 

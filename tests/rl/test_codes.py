@@ -124,6 +124,18 @@ def test_noise_rates_and_seeding(noise):
         assert np.all(np.abs(counts - p / 3) < 5 * np.sqrt(p / 3 / total))
 
 
+@pytest.mark.parametrize("noise", ["bitflip", "depolarizing"])
+def test_sampling_in_blocks_draws_the_same_errors_as_one_block(noise, monkeypatch):
+    """sample_errors draws its uniforms in cache-sized row blocks; the block size never shows in the samples."""
+    import qphys.rl.codes as codes
+
+    code = ToricCode(3)
+    whole = code.sample_errors(noise, 0.2, shots=1000, seed=11)
+    monkeypatch.setattr(codes, "_SAMPLE_BLOCK", 7)  # 1000 = 142 blocks of 7 + a remainder of 6
+    np.testing.assert_array_equal(code.sample_errors(noise, 0.2, shots=1000, seed=11), whole)
+    assert code.sample_errors(noise, 0.2, shots=0, seed=11).shape == (0, code.n_qubits)
+
+
 def test_bad_inputs():
     with pytest.raises(ConfigError, match="must be >= 2"):
         ToricCode(1)

@@ -82,3 +82,29 @@ def test_symmetrized_decoder_is_invariant():
                               dec.q_values(img), atol=1e-3)
     with pytest.raises(ConfigError, match="needs a qphys.rl.defect_actions.DefectActions"):
         ToricSymmetries(code)
+
+
+def test_best_of_orientations_keeps_the_shortest_valid_episode(tmp_path):
+    """With ``orientations`` the agent keeps, per shot, the fewest-flip episode of its 8 orientation
+    episodes: every kept correction reproduces the syndrome, none is longer than any single orientation's
+    episode (e.g. the plain greedy one), and the setting survives save/load."""
+    dec = DeepQDecoder.load_shipped(5, "bitflip")
+    dec.symmetrize = dec.orientations = False  # one plain greedy episode per orientation
+    code, sym = dec.code, ToricSymmetries(dec.actions)
+    syn, _ = code.sample("bitflip", 0.1, shots=300, seed=3)
+    episodes = []
+    for g in range(8):
+        c_g, ok = dec.correction(syn[:, sym.stabilizer_src[g]])
+        c = np.empty_like(c_g)
+        c[:, sym.qubit_src[g]] = c_g
+        np.testing.assert_array_equal(code.syndrome(c[ok]), syn[ok])
+        episodes.append(np.where(ok, (c != 0).sum(1), 10**9))
+    dec.orientations = True
+    corr, solved = dec.correction(syn)
+    assert solved.all()
+    np.testing.assert_array_equal(code.syndrome(corr), syn)
+    np.testing.assert_array_equal((corr != 0).sum(1), np.min(episodes, axis=0))
+    assert ((corr != 0).sum(1) < episodes[0]).any()  # the ensemble shortens some plain greedy episodes
+    back = DeepQDecoder.load(dec.save(tmp_path / "q.pt"))
+    assert back.orientations and not back.symmetrize
+    np.testing.assert_array_equal(back.predict(syn), dec.predict(syn))

@@ -76,10 +76,21 @@ class DeepQDecoder:
     reflections of the lattice (:class:`~qphys.rl.toric_symmetry.ToricSymmetries`; 8 network passes per
     step).
 
+    With ``orientations=True`` the agent decodes each syndrome 8 times, once in each orientation of the
+    lattice (the syndrome rotated or reflected, the greedy episode run, its correction mapped back), and keeps
+    the shortest episode that clears the syndrome (fewest flips; ties go to the first orientation, the
+    identity; with ``symmetrize`` too, the symmetrised episode is a ninth candidate and comes first). The 8
+    episodes differ wherever the network's Q-values are not exactly symmetric. Keeping the shortest is the
+    agent's own objective: every step is discounted (``gamma < 1``) and each defect removed is rewarded, so of
+    two successful episodes the shorter one has the larger return. This is an evaluation-time ensemble that
+    Andreasson et al. do not use (they run one greedy episode); no matching is involved. A shot whose episodes
+    all reach ``max_steps`` with defects left is unsolved and counts as a failure.
+
     Args:
         network: a :class:`PerspectiveQNetwork`. code: the :class:`~qphys.rl.codes.ToricCode`.
         noise: the action set's noise model. max_steps: step limit per shot (default ``2 d**2``).
-        symmetrize: average the Q-values over the lattice symmetries. device: where to run.
+        symmetrize: average the Q-values over the lattice symmetries. orientations: keep the shortest of
+            the 8 orientations' episodes. device: where to run.
 
     Examples:
         >>> dec = DeepQDecoder.load_shipped(3, "bitflip")
@@ -90,7 +101,8 @@ class DeepQDecoder:
     """
 
     def __init__(self, network: PerspectiveQNetwork, code: ToricCode, noise: str, *,
-                 max_steps: int | None = None, symmetrize: bool = False, device: str | torch.device = "cpu"):
+                 max_steps: int | None = None, symmetrize: bool = False, orientations: bool = False,
+                 device: str | torch.device = "cpu"):
         self.code, self.noise = code, noise
         self.actions = DefectActions(code, noise)
         if network.n_local != self.actions.n_local or network.d != code.d:
@@ -100,6 +112,7 @@ class DeepQDecoder:
         self.network = network.to(self.device)
         self.max_steps = int(max_steps) if max_steps is not None else code.n_qubits
         self.symmetrize = bool(symmetrize)
+        self.orientations = bool(orientations)
         self._sym: ToricSymmetries | None = None
         self._anchor = torch.as_tensor(self.actions.anchor, device=self.device)
         self.config: dict[str, int] = {}
@@ -108,37 +121,62 @@ class DeepQDecoder:
     def __repr__(self) -> str:
         return f"DeepQDecoder(d={self.code.d}, noise={self.noise!r}, {self.config})"
 
-    @torch.no_grad()
-    def q_values(self, images: torch.Tensor) -> torch.Tensor:
-        """Q-values of the valid global actions ``(B, n_actions)`` (``-inf`` where invalid) for syndrome
-        images ``(B, 2, d, d)``; averaged over the lattice symmetries when ``symmetrize``."""
-        self.network.eval()
-        images = images.to(self.device, torch.float32)
-        if not self.symmetrize:
-            return masked_q(self.network, images, self._anchor)
+    @property
+    def symmetries(self) -> ToricSymmetries:
+        """The lattice's 8 point symmetries for this decoder's action set (built on first use)."""
         if self._sym is None:
             self._sym = ToricSymmetries(self.actions)
+        return self._sym
+
+    @torch.no_grad()
+    def q_values(self, images: torch.Tensor, *, symmetrize: bool | None = None) -> torch.Tensor:
+        """Q-values of the valid global actions ``(B, n_actions)`` (``-inf`` where invalid) for syndrome
+        images ``(B, 2, d, d)``; averaged over the lattice symmetries when ``symmetrize`` (default: the
+        decoder's setting)."""
+        self.network.eval()
+        images = images.to(self.device, torch.float32)
+        if not (self.symmetrize if symmetrize is None else symmetrize):
+            return masked_q(self.network, images, self._anchor)
+        sym = self.symmetries
         total = torch.zeros(len(images), self.actions.n_actions, device=self.device)
-        amap = torch.as_tensor(self._sym.action_map, device=self.device)
-        for g in range(self._sym.n):
+        amap = torch.as_tensor(sym.action_map, device=self.device)
+        for g in range(sym.n):
             gi = torch.full((len(images),), g, dtype=torch.long, device=self.device)
-            total += masked_q(self.network, self._sym.images(images, gi), self._anchor)[:, amap[g]]
-        return total / self._sym.n
+            total += masked_q(self.network, sym.images(images, gi), self._anchor)[:, amap[g]]
+        return total / sym.n
 
     @torch.no_grad()
     def correction(self, syndromes, *, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-        """Run the greedy policy; returns ``(corrections (shots, n) Pauli codes, solved (shots,) bool)``."""
+        """Run the greedy policy (the shortest of the orientations' episodes with ``orientations``); returns
+        ``(corrections (shots, n) Pauli codes, solved (shots,) bool)``."""
         s = check_syndromes(syndromes, self.code.n_stabilizers, f"d={self.code.d}")
         corr, solved = [], []
         for i in range(0, len(s), batch_size):
-            c, ok = self._run(s[i : i + batch_size])
+            c, ok = self._best_of_orientations(s[i : i + batch_size]) if self.orientations else self._run(
+                s[i : i + batch_size], self.symmetrize)
             corr.append(c)
             solved.append(ok)
         if not corr:
             return np.zeros((0, self.code.n_qubits), np.uint8), np.zeros(0, bool)
         return np.concatenate(corr), np.concatenate(solved)
 
-    def _run(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _best_of_orientations(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The shortest solved episode per shot over the 8 orientations (and the symmetrised episode)."""
+        sym = self.symmetries
+        cands = [self._run(s, True)] if self.symmetrize else []
+        for g in range(sym.n):
+            c_g, ok = self._run(s[:, sym.stabilizer_src[g]], False)  # decode the transformed syndrome
+            c = np.empty_like(c_g)
+            c[:, sym.qubit_src[g]] = c_g  # and map its correction back
+            cands.append((c, ok))
+        flips = np.stack([np.where(ok, (c != 0).sum(1), np.iinfo(np.int64).max) for c, ok in cands])
+        best = flips.argmin(0)  # first minimum: the earliest candidate wins ties
+        rows = np.arange(len(s))
+        corr = np.stack([c for c, _ in cands])[best, rows]
+        solved = np.stack([ok for _, ok in cands])[best, rows]
+        return corr, solved
+
+    def _run(self, s: np.ndarray, symmetrize: bool) -> tuple[np.ndarray, np.ndarray]:
         d, n_q = self.code.d, self.code.n_qubits
         ep = BatchedToricEpisodes(self.actions, len(s), device=self.device)
         ep.load(torch.as_tensor(s, device=self.device).view(-1, 2, d, d))
@@ -151,7 +189,7 @@ class DeepQDecoder:
             idx = torch.nonzero(active).flatten()
             if idx.numel() == 0:
                 break
-            q = self.q_values(ep.syndrome[idx])
+            q = self.q_values(ep.syndrome[idx], symmetrize=symmetrize)
             fresh = q.masked_fill(taken[idx][:, slot], -torch.inf)
             stuck = ~torch.isfinite(fresh).any(1)  # every valid action already taken: allow repeats
             a = torch.where(stuck, q.argmax(1), fresh.argmax(1))
@@ -174,7 +212,7 @@ class DeepQDecoder:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"format": FORMAT, "d": self.code.d, "noise": self.noise, "config": dict(self.config),
-                    "max_steps": self.max_steps, "symmetrize": self.symmetrize,
+                    "max_steps": self.max_steps, "symmetrize": self.symmetrize, "orientations": self.orientations,
                     "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
                     "train_info": dict(self.train_info)}, path)
         return path
@@ -196,7 +234,7 @@ class DeepQDecoder:
         net = PerspectiveQNetwork(code.d, DefectActions(code, blob["noise"]).n_local, **blob["config"])
         net.load_state_dict(blob["state_dict"])
         dec = cls(net, code, blob["noise"], max_steps=blob["max_steps"], symmetrize=blob.get("symmetrize", False),
-                  device=device)
+                  orientations=blob.get("orientations", False), device=device)
         dec.config = dict(blob["config"])
         dec.train_info = dict(blob["train_info"])
         return dec

@@ -77,28 +77,37 @@ class DecodingResult:
         )
 
 
-def _sample_chunk(code, noise, p, shots: int, seed: int):
-    """Syndromes and true logical bits of one chunk, sampled with its own seed."""
+def _chunk_blocks(code, noise, p, shots: int, seed: int):
+    """Syndromes and true logical bits of one chunk, sampled with its own seed, in blocks of at most
+    :data:`_BLOCK` rows (the same samples as in one block; cache-sized blocks keep the parity and
+    matching work out of main memory, which is what two workers on one machine share)."""
     if isinstance(code, ToricCode):
-        return code.sample(noise, p, shots=shots, seed=seed)
+        e = code.sample_errors(noise, p, shots=shots, seed=seed)
+        for a in range(0, shots, _BLOCK):
+            yield code.syndrome(e[a:a + _BLOCK]), code.logical_class(e[a:a + _BLOCK])
+        return
     dets, obs = code.compile_detector_sampler(seed=seed).sample(int(shots), separate_observables=True)
-    return dets.astype(np.uint8), obs.astype(np.uint8)
-
-
-#: tasks per worker slot at most when :func:`evaluate` runs on an executor (load balance vs overhead)
-_TASKS_PER_WORKER = 32
+    yield dets.astype(np.uint8), obs.astype(np.uint8)
 
 
 def evaluate_chunks(decoder, code, noise, p, chunks: list[tuple[int, int]]) -> tuple[int, float]:
     """Task: sample and decode ``chunks`` (``(shots, seed)`` each); ``(failures, seconds in predict)``."""
     failures, seconds = 0, 0.0
     for shots, seed in chunks:
-        s, t = _sample_chunk(code, noise, p, shots, seed)
-        t0 = time.perf_counter()
-        pred = np.asarray(decoder.predict(s))
-        seconds += time.perf_counter() - t0
-        failures += int(np.any(pred != t, axis=1).sum())
+        for s, t in _chunk_blocks(code, noise, p, shots, seed):
+            t0 = time.perf_counter()
+            pred = np.asarray(decoder.predict(s))
+            seconds += time.perf_counter() - t0
+            failures += int(np.any(pred != t, axis=1).sum())
     return failures, seconds
+
+
+#: syndromes handed to ``predict`` at a time within a chunk
+_BLOCK = 16_384
+
+
+#: tasks per worker slot at most when :func:`evaluate` runs on an executor (load balance vs overhead)
+_TASKS_PER_WORKER = 32
 
 
 def evaluate(
@@ -127,7 +136,8 @@ def evaluate(
             ``stim.Circuit`` (its own noise; ``noise`` and ``p`` must be None).
         noise: ``'bitflip'`` or ``'depolarizing'``. p: physical error rate.
         shots: number of sampled syndromes. seed: sampling seed.
-        batch_size: syndromes sampled and handed to ``predict`` at a time (one chunk).
+        batch_size: syndromes sampled with one seed (one chunk, one task's unit of work); ``predict``
+            sees at most 16,384 of them at a time.
         executor: a :mod:`qphys.parallel` executor (or ``distributed.Client``, or any
             ``concurrent.futures.Executor``); ``None`` evaluates here.
         progress: a tqdm bar over finished tasks (with an executor).
