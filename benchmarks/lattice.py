@@ -7,7 +7,7 @@ Parts (run each under the shared lock):
   unit of CPU time. ``--save-weights`` ships the trained flow as qphys/lattice/data/phi4_L8.pt.
 - ``phi4-critical``: the same at λ=5 (closer to the critical point: larger χ₂, HMC τ_int grows).
 - ``phi4-L16``: the recipe at L=16.
-- ``u1``: 2D U(1) (``--L``, ``--beta``; default ``U1_L4_RECIPE``: L=4, β=8; ``--L 8 --beta 5`` is the
+- ``u1``: 2D U(1) (``--L``, ``--beta``; default ``U1_L4_RECIPE``: L=4, β=6; ``--L 8 --beta 5`` is the
   harder case of the previous rounds) where HMC's topological charge
   freezes: τ_int(Q) per unit of CPU time and CPU per independent Q sample, flow vs HMC (with the
   break-even count that repays the flow's training), ⟨cos P⟩ against I₁(β)/I₀(β) and the exact

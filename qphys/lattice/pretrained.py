@@ -45,12 +45,12 @@ U1_L8_RECIPE: dict = {
 }
 
 
-#: The U(1) recipe on a 4x4 lattice, where β of 6-8 freezes HMC's topological charge at a volume a flow
-#: trained in minutes handles (``benchmarks/lattice.py --part u1`` with a 300 CPU-s budget).
+#: The U(1) recipe on a 4x4 lattice at β=6, where HMC's topological charge freezes (τ_int(Q) ≈ 170
+#: trajectories); ``benchmarks/lattice.py --part u1 --budget 240`` trains it for 240 CPU-s.
 U1_L4_RECIPE: dict = {
     "theory": "u1",
     "L": 4,
-    "couplings": {"beta": 8.0},
+    "couplings": {"beta": 6.0},
     "flow": {"n_layers": 16, "bins": 8, "hidden": [8, 8]},
     "train": {"steps": 100000, "batch_sizes": [[0, 256]], "lr": 5e-3},
 }
