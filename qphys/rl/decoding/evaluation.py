@@ -77,6 +77,10 @@ class DecodingResult:
         )
 
 
+#: syndromes handed to ``predict`` at a time within a chunk
+_BLOCK = 16_384
+
+
 def _chunk_blocks(code, noise, p, shots: int, seed: int):
     """Syndromes and true logical bits of one chunk, sampled with its own seed, in blocks of at most
     :data:`_BLOCK` rows (the same samples as in one block; cache-sized blocks keep the parity and
@@ -100,10 +104,6 @@ def evaluate_chunks(decoder, code, noise, p, chunks: list[tuple[int, int]]) -> t
             seconds += time.perf_counter() - t0
             failures += int(np.any(pred != t, axis=1).sum())
     return failures, seconds
-
-
-#: syndromes handed to ``predict`` at a time within a chunk
-_BLOCK = 16_384
 
 
 #: tasks per worker slot at most when :func:`evaluate` runs on an executor (load balance vs overhead)
