@@ -18,15 +18,6 @@ from qphys.rl.agents import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # the agents' networks are tiny; one thread avoids thread-pool contention on shared CI cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _env(T=0.5, **kw):
     return gym.make("qphys/QubitControl-v0", T=T, **kw)
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from qphys.rl.agents import rollout
 from qphys.rl.control_env import (
@@ -13,16 +12,6 @@ from qphys.rl.control_env import (
 )
 
 SHIPPED = shipped_control_results()
-
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # the agents' networks are tiny; one thread avoids thread-pool contention on shared CI cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_shipped_results_cover_T1_and_T3():
