@@ -293,16 +293,18 @@ def part_sweep(quick: bool, reps: int = 5) -> str:
     times["plain"] = t
     rows.append(("one process, 2 torch threads, no cluster (serial)", f"{t:.2f} s", f"{c:.1f} s", walls_cell(walls),
                  f"- (load {la})"))
+
+    def same_losses(recs, la) -> str:
+        same = all(abs(a["result"]["loss"] - b["result"]["loss"]) < 1e-6 for a, b in zip(recs, ref))
+        return f"{'yes' if same else 'NO'} (load {la})"
+
     cpus = {}
     for w in (1, 2):
         t, recs, cpus[w], walls, la = res[w]
         times[w] = t
-        same = all(abs(a["result"]["loss"] - b["result"]["loss"]) < 1e-6 for a, b in zip(recs, ref))
         rows.append((f"LocalCluster {w} worker(s) x 1 thread", f"{t:.2f} s", cpu_cell(cpus[w]), walls_cell(walls),
-                     f"{'yes' if same else 'NO'} (load {la})"))
-    rows += pool_rows(res, lambda recs, la: (
-        f"{'yes' if all(abs(a['result']['loss'] - b['result']['loss']) < 1e-6 for a, b in zip(recs, ref)) else 'NO'}"
-        f" (load {la})",))
+                     same_losses(recs, la)))
+    rows += pool_rows(res, lambda recs, la: (same_losses(recs, la),))
     return "\n".join([
         "## Dask scaling: a sweep of 8 short training runs — `benchmarks/parallel.py --parts sweep`",
         "",
