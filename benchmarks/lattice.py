@@ -53,6 +53,7 @@ from qphys.lattice import (  # noqa: E402
 from qphys.lattice.pretrained import (  # noqa: E402
     PHI4_L8_RECIPE,
     U1_L4_RECIPE,
+    U1_PLAQUETTE_RECIPE,
     load_flow,
     make_action,
     save_flow,
@@ -230,7 +231,9 @@ def _u1_md(r):
     L, beta = r["recipe"]["L"], r["recipe"]["couplings"]["beta"]
     how = (f"trained beforehand (1 torch thread, nice, shared machine), evaluated from `{t['weights']}`"
            if "weights" in t else "trained in this run")
-    md = [f"**U(1) 2D, L={L}, β={beta}** — gauge-equivariant flow {r['recipe']['flow']}, "
+    kind = ("autoregressive plaquette flow" if r["recipe"]["flow"].get("kind") == "plaquette"
+            else "gauge-equivariant flow")
+    md = [f"**U(1) 2D, L={L}, β={beta}** — {kind} {r['recipe']['flow']}, "
           f"{r['recipe']['train'].get('gradient', 'total')} gradient, trained {t['steps']} steps in {t['wall_s']:.0f} s wall, "
           f"**{t['cpu_s']:.0f} s CPU** ({how}). Flow acceptance {r['acceptance']:.3f}, ESS/N {r['ess']:.3f} "
           f"({r['flow_steps']} steps); HMC {r['hmc']['chains']} chains x {r['hmc']['traj']} trajectories "
@@ -294,6 +297,9 @@ def main() -> None:
     ap.add_argument("--L", type=int, default=None, help="u1 part: the lattice extent (default: the recipe's)")
     ap.add_argument("--hmc-therm", type=int, default=None,
                     help="u1 part: HMC thermalisation trajectories (default 300; use several τ_int(Q) when Q freezes)")
+    ap.add_argument("--flow", choices=["gauge", "plaquette"], default="gauge",
+                    help="u1 part: gauge-equivariant couplings (U1_L4_RECIPE) or the autoregressive plaquette flow "
+                         "(U1_PLAQUETTE_RECIPE)")
     ap.add_argument("--weights", type=Path, default=None,
                     help="evaluate this flow (saved by save_flow, trained earlier with its recorded CPU "
                          "budget) instead of training one; with --save-weights it becomes the shipped flow")
@@ -304,7 +310,8 @@ def main() -> None:
     if args.part == "report":
         write_report()
         return
-    recipe = json.loads(json.dumps(U1_L4_RECIPE if args.part == "u1" else PHI4_L8_RECIPE))
+    u1_recipe = U1_PLAQUETTE_RECIPE if args.flow == "plaquette" else U1_L4_RECIPE
+    recipe = json.loads(json.dumps(u1_recipe if args.part == "u1" else PHI4_L8_RECIPE))
     if args.part == "phi4-critical":
         recipe["couplings"]["lam"] = 5.0
     if args.part == "phi4-L16":
@@ -316,7 +323,8 @@ def main() -> None:
         recipe["train"]["steps"], recipe["L"] = 20, 4
         if "finetune" in recipe["train"]:
             recipe["train"]["finetune"]["steps"] = 10
-        recipe["flow"]["n_layers"] = 2
+        if "n_layers" in recipe["flow"]:
+            recipe["flow"]["n_layers"] = 2
         sizes = dict(n_flow=2048, n_chains=8, n_traj=50)
     if args.part == "u1" and not args.quick:
         sizes = dict(n_flow=1 << 17, n_chains=128, n_traj=10000)
@@ -343,6 +351,8 @@ def main() -> None:
         name = args.part
         if args.part == "u1":
             name = f"u1-L{recipe['L']}-beta{recipe['couplings']['beta']:g}"
+            if recipe["flow"].get("kind") == "plaquette":
+                name += "-plaquette"
         (OUT / f"{name}.json").write_text(json.dumps(result, indent=1, default=str))
         write_report([name])
 

@@ -1,7 +1,8 @@
 """Lattice field theory: φ⁴ and U(1) actions, HMC, and normalizing flows as exact samplers.
 
 Flow-based sampling after Albergo, Kanwar & Shanahan, PRD 100, 034515 (2019) and Kanwar et al.,
-PRL 125, 121601 (2020): a flow ``q`` trained by reverse KL proposes whole configurations, and an
+PRL 125, 121601 (2020) (gauge-equivariant couplings; for 2D U(1) also an autoregressive flow on the
+free plaquette angles, :class:`PlaquetteFlow`): a flow ``q`` trained by reverse KL proposes whole configurations, and an
 independence Metropolis step makes the chain target ``e^{−S}`` exactly. HMC and local Metropolis
 are the references. Needs the ``lattice`` extra (zuko) for the flows: ``pip install "qphys[lattice]"``.
 
@@ -43,6 +44,7 @@ from qphys.lattice.phi4 import (
     susceptibility_samples,
     two_point_function,
 )
+from qphys.lattice.plaquette_flow import PlaquetteFlow, make_plaquette_flow
 from qphys.lattice.sampling import FlowMCMCResult, flow_hmc, flow_metropolis, metropolis_indices
 from qphys.lattice.train import TrainingHistory, reverse_kl_backward, train_flow
 from qphys.lattice.u1 import (
@@ -68,6 +70,7 @@ __all__ = [
     "LatticeFlow",
     "NCPTransform",
     "Phi4Action",
+    "PlaquetteFlow",
     "SplineCoupling",
     "TrainingHistory",
     "U1Action",
@@ -89,6 +92,7 @@ __all__ = [
     "local_metropolis_sweep",
     "magnetization",
     "make_phi4_flow",
+    "make_plaquette_flow",
     "make_u1_flow",
     "mean_with_error",
     "metropolis_indices",

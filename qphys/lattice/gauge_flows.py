@@ -72,6 +72,28 @@ class NCPTransform(torch.distributions.Transform):
         return y, self.log_abs_det_jacobian(x, y)
 
 
+def circle_map(params: torch.Tensor, bins: int):
+    """``(h, shift)``: the circle map ``x → wrap(h(x) + shift)`` of ``3·bins + 1`` parameters per angle.
+
+    ``h`` is a non-compact projection (log-scale ``params[..., 3·bins − 1]``, soft-clipped to
+    ``|s| ≤ 4``) followed by zuko's rational-quadratic spline on ``[−π, π]`` (widths, heights and
+    ``bins − 1`` inner derivatives); the rotation ``shift`` is ``params[..., 3·bins]``.
+
+    Examples:
+        >>> h, shift = circle_map(torch.zeros(5, 3 * 4 + 1), 4)  # zero parameters: the identity
+        >>> x = torch.linspace(-3, 3, 5)
+        >>> bool(torch.allclose(h(x) + shift, x, atol=1e-5))
+        True
+    """
+    k = bins
+    spline = zuko_transforms.MonotonicRQSTransform(
+        params[..., :k], params[..., k:2 * k], params[..., 2 * k:3 * k - 1], bound=math.pi
+    )
+    # |s| <= 4 per layer (a factor e^4 of concentration) keeps the inverse well conditioned
+    log_scale = 4.0 * torch.tanh(params[..., 3 * k - 1] / 4.0)
+    return zuko_transforms.ComposedTransform(NCPTransform(log_scale), spline), params[..., 3 * k]
+
+
 def _stripes(L: int, mu: int, residues: tuple[int, ...]) -> torch.Tensor:
     """``(L, L)`` mask of the positions whose coordinate along ``ν = 1 − μ`` is in ``residues`` mod 4."""
     coord = torch.arange(L)
@@ -123,15 +145,7 @@ class GaugeEquivariantCoupling(nn.Module):
     def _map(self, p: torch.Tensor):
         """The circle map (spline, rotation) of the active plaquettes, given the frozen ones."""
         ctx = torch.stack((torch.cos(p), torch.sin(p)), dim=1) * self.frozen
-        params = self.net(ctx).permute(0, 2, 3, 1)[:, self.active]
-        k = self.bins
-        spline = zuko_transforms.MonotonicRQSTransform(
-            params[..., :k], params[..., k:2 * k], params[..., 2 * k:3 * k - 1], bound=math.pi
-        )
-        # |s| <= 4 per layer (a factor e^4 of concentration) keeps the inverse well conditioned
-        log_scale = 4.0 * torch.tanh(params[..., 3 * k - 1] / 4.0)
-        circle_map = zuko_transforms.ComposedTransform(NCPTransform(log_scale), spline)
-        return circle_map, params[..., 3 * k]
+        return circle_map(self.net(ctx).permute(0, 2, 3, 1)[:, self.active], self.bins)
 
     def _update_links(self, theta: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
         # θ_0(x) enters P(x) with +, θ_1(x) enters P(x) with −: move the link so that P(x) moves by δ
