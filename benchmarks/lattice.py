@@ -248,7 +248,8 @@ def _u1_md(r):
                + (f"Counting the flow's training ({t['cpu_s']:.0f} CPU-s), the flow is cheaper in all only after "
                   f"{be:,.0f} independent samples." if be else
                   "The flow never repays its training here (it is not cheaper per independent sample)."), ""]
-    rows = [["flow Metropolis", _fmt(*p["flow"])], ["HMC (Q nearly frozen)", _fmt(*p["hmc"])],
+    rows = [["flow Metropolis", f"{p['flow'][0]:.5f} ± {p['flow'][1]:.5f}"],
+            ["HMC (Q nearly frozen)", f"{p['hmc'][0]:.5f} ± {p['hmc'][1]:.5f}"],
             ["exact, infinite volume I₁(β)/I₀(β)", f"{p['exact_inf']:.5f}"],
             [f"exact, V={L * L} (character expansion)", f"{p['exact_V']:.5f}"]]
     md += [table(["⟨cos P⟩", "value"], rows), ""]
