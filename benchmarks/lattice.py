@@ -217,7 +217,7 @@ INTRO = (
     "`lattice/PART` block below is rewritten only by its own part; the notes between blocks are hand-written.\n\n"
     "Reproduce: `flock /work/heavy.lock .venv/bin/python benchmarks/lattice.py --part PART --threads N` for PART in "
     "phi4 (add `--save-weights` to refresh the shipped flow), phi4-critical, phi4-L16, u1 (`--L`, `--beta`, "
-    "`--weights`); `--part report` re-renders the blocks of the parts whose JSON is in out/lattice/."
+    "`--weights`, `--flow plaquette`); `--part report` re-renders the blocks of the parts whose JSON is in out/lattice/."
 )
 
 PHI4_TITLES = {"phi4": "φ⁴ L=8, M²=−4, λ=8 (Albergo et al.'s tutorial point)",
