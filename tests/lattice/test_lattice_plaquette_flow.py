@@ -14,6 +14,7 @@ from qphys.lattice import (
     U1Action,
     exact_charge_variance,
     exact_plaquette,
+    flow_hmc,
     flow_metropolis,
     gauge_transform,
     mean_with_error,
@@ -154,3 +155,15 @@ def test_recipes_build_either_u1_flow_kind():
     bad = {**U1_PLAQUETTE_RECIPE, "flow": {"kind": "autoregressive"}}
     with pytest.raises(ParameterError, match="unknown U\\(1\\) flow kind 'autoregressive'"):
         make_flow(bad)
+
+
+def test_flow_hmc_mixture_with_the_plaquette_flow_is_exact():
+    # HMC moves links off the flow's gauge; the flow move recomputes log q of the current links (gauge invariant)
+    beta, L = 2.0, 2
+    flow = _random_flow(L, hidden=(8,), std=0.3, seed=7)
+    x0 = _uniform(64, 2, L, L, seed=4)
+    r = flow_hmc(flow, U1Action(beta), x0, n_steps=300, hmc_per_flow=1, step_size=0.2, n_leapfrog=4,
+                 measure={"P": plaquette_mean}, seed=5)
+    assert 0 < r.acceptance < 1
+    est = mean_with_error(r.observables["P"][30:].T.reshape(-1))
+    assert est.agrees_with(exact_plaquette(beta, volume=L * L), sigmas=3.5), (est, exact_plaquette(beta, L * L))

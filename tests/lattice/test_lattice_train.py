@@ -8,6 +8,7 @@ import torch
 from qphys.errors import ParameterError
 from qphys.lattice import (
     Phi4Action,
+    PlaquetteFlow,
     U1Action,
     effective_sample_size,
     exact_charge_variance,
@@ -106,6 +107,11 @@ def test_flow_training_sampling_and_hmc_on_cuda():
     u1 = make_u1_flow(4, n_layers=2, hidden=(8,)).to(dev)
     x, logq = u1.sample(4)
     torch.testing.assert_close(u1.log_prob(x), logq, atol=1e-4, rtol=1e-4)
+    plaq = PlaquetteFlow(4, hidden=(8,)).to(dev)
+    train_flow(plaq, U1Action(2.0), steps=5, batch_size=32, progress=False)
+    x, logq = plaq.sample(4)
+    assert x.device.type == "cuda"
+    torch.testing.assert_close(plaq.log_prob(x), logq, atol=1e-4, rtol=1e-4)
 
 
 def _grad_vector(flow):
