@@ -28,6 +28,7 @@ from qphys.lattice.diagnostics import (
 from qphys.lattice.flows import (
     AffineCoupling,
     ConvNet,
+    FourierScaling,
     LatticeFlow,
     SplineCoupling,
     Z2ContextNet,
@@ -61,6 +62,7 @@ __all__ = [
     "AffineCoupling",
     "AutocorrelationTime",
     "ConvNet",
+    "FourierScaling",
     "Estimate",
     "FlowMCMCResult",
     "GaugeEquivariantCoupling",
