@@ -29,6 +29,7 @@ from qphys.lattice.diagnostics import (
 from qphys.lattice.flows import (
     AffineCoupling,
     ConvNet,
+    FourierScaling,
     LatticeFlow,
     SplineCoupling,
     Z2ContextNet,
@@ -63,6 +64,7 @@ __all__ = [
     "AffineCoupling",
     "AutocorrelationTime",
     "ConvNet",
+    "FourierScaling",
     "Estimate",
     "FlowMCMCResult",
     "GaugeEquivariantCoupling",

@@ -45,6 +45,37 @@ def checkerboard(L: int, parity: int, *, device=None) -> torch.Tensor:
     return ((i[:, None] + i[None, :]) % 2) == parity
 
 
+class PeriodicConv2d(nn.Conv2d):
+    """A ``"same"``-size 2D convolution with periodic boundaries (circular padding).
+
+    Numerically the same as ``nn.Conv2d(..., padding=k // 2, padding_mode="circular")`` with the
+    same parameter names, but the padding is built with two ``torch.cat`` calls, whose backward is
+    cheaper on CPU than that of ``padding_mode="circular"`` (about 20 % of a context net's time on
+    8x8 lattices). ``kernel_size`` must be odd and at most ``2 L + 1``.
+
+    Examples:
+        >>> conv = PeriodicConv2d(1, 2, 3)
+        >>> ref = nn.Conv2d(1, 2, 3, padding=1, padding_mode="circular")
+        >>> _ = ref.load_state_dict(conv.state_dict())
+        >>> x = torch.randn(2, 1, 5, 5)
+        >>> bool(torch.allclose(conv(x), ref(x), atol=1e-6))
+        True
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True):
+        if kernel_size % 2 != 1:
+            raise ParameterError(f"PeriodicConv2d: kernel_size must be odd, got {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size, bias=bias)
+        self.pad = kernel_size // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pad
+        if p:
+            x = torch.cat((x[..., -p:], x, x[..., :p]), -1)
+            x = torch.cat((x[..., -p:, :], x, x[..., :p, :]), -2)
+        return nn.functional.conv2d(x, self.weight, self.bias)
+
+
 class ConvNet(nn.Sequential):
     """Convolutional context net with periodic (circular) padding.
 
@@ -70,7 +101,7 @@ class ConvNet(nn.Sequential):
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             k = head_kernel_size if i == len(sizes) - 2 else kernel_size
-            layers.append(nn.Conv2d(a, b, k, padding=k // 2, padding_mode="circular"))
+            layers.append(PeriodicConv2d(a, b, k))
             if i < len(sizes) - 2:
                 layers.append(nn.LeakyReLU())
         super().__init__(*layers)
@@ -102,12 +133,10 @@ class Z2ContextNet(nn.Module):
             raise ParameterError(
                 f"Z2ContextNet: kernel_size and head_kernel_size must be odd, got {kernel_size}, {head_kernel_size}"
             )
-        conv = dict(kernel_size=kernel_size, padding=kernel_size // 2, padding_mode="circular")
-        head = dict(kernel_size=head_kernel_size, padding=head_kernel_size // 2, padding_mode="circular")
         sizes = [1, *hidden]
-        self.trunk = nn.ModuleList(nn.Conv2d(a, b, bias=False, **conv) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.odd = nn.Conv2d(sizes[-1], out_channels, bias=False, **head)
-        self.even = nn.Conv2d(sizes[-1], out_channels, **head)
+        self.trunk = nn.ModuleList(PeriodicConv2d(a, b, kernel_size, bias=False) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.odd = PeriodicConv2d(sizes[-1], out_channels, head_kernel_size, bias=False)
+        self.even = PeriodicConv2d(sizes[-1], out_channels, head_kernel_size)
         for head in (self.odd, self.even):
             nn.init.zeros_(head.weight)
         nn.init.zeros_(self.even.bias)
@@ -247,6 +276,53 @@ class SplineCoupling(_ScalarCoupling):
         )
 
 
+class FourierScaling(nn.Module):
+    """A learnable momentum-space scaling: ``y = Re ifft2(e^{a(k)} · fft2(x))`` on ``(batch, L, L)`` fields.
+
+    ``a`` is an ``L x L`` table symmetrised to ``a(k) = a(−k)``, so the multiplier is real and even
+    and the map is a real, linear, translation-invariant bijection, odd under ``φ → −φ``, with the
+    same ``log|det| = Σ_k a(k)`` for every configuration. Placed first on the ``N(0, 1)`` prior it
+    turns the prior into a free-field Gaussian with a learnable propagator ``e^{2 a(k)}``, which the
+    couplings after it then only need to correct by the non-Gaussian part. Fresh (``a = 0``) it is
+    the identity.
+
+    Examples:
+        >>> layer = FourierScaling(4)
+        >>> x = torch.randn(3, 4, 4)
+        >>> y, ladj = layer(x)
+        >>> bool(torch.allclose(y, x, atol=1e-6)), ladj.tolist()
+        (True, [0.0, 0.0, 0.0])
+        >>> with torch.no_grad():
+        ...     _ = layer.log_scale.fill_(math.log(2.0))
+        >>> bool(torch.allclose(layer(x)[0], 2 * x, atol=1e-5))  # a constant a(k) scales the field
+        True
+    """
+
+    def __init__(self, L: int):
+        super().__init__()
+        if L < 1:
+            raise ParameterError(f"FourierScaling: L must be >= 1, got {L}")
+        self.log_scale = nn.Parameter(torch.zeros(L, L))
+
+    def symmetric_log_scale(self) -> torch.Tensor:
+        """``a(k)`` symmetrised: ``(a(k) + a(−k)) / 2``, indices modulo ``L``."""
+        a = self.log_scale
+        return 0.5 * (a + torch.roll(torch.flip(a, (0, 1)), (1, 1), (0, 1)))
+
+    def _scale(self, x: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
+        a = self.symmetric_log_scale()
+        y = torch.fft.ifft2(torch.exp(sign * a) * torch.fft.fft2(x)).real
+        return y, (sign * a.sum()).expand(x.shape[0])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, log|det ∂y/∂x|)`` per configuration."""
+        return self._scale(x, 1.0)
+
+    def inverse(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, log|det ∂x/∂y|)`` per configuration."""
+        return self._scale(y, -1.0)
+
+
 class LatticeFlow(nn.Module):
     """A prior pushed through a sequence of coupling layers; samples with their exact log-density.
 
@@ -325,6 +401,7 @@ def make_phi4_flow(
     z2_equivariant: bool = True,
     dtype: torch.dtype = torch.float32,
     head_kernel_size: int | None = None,
+    fourier_prior: bool = False,
 ) -> LatticeFlow:
     """A flow for ``(batch, L, L)`` scalar fields: ``n_layers`` checkerboard couplings, alternating colour.
 
@@ -339,17 +416,21 @@ def make_phi4_flow(
         dtype: parameter dtype (``torch.float32`` is about twice as fast on CPU).
         head_kernel_size: kernel of the context nets' output convolutions (default ``kernel_size``;
             1 makes the widest convolution ``kernel_size²`` times cheaper).
+        fourier_prior: put a :class:`FourierScaling` layer first (a learnable Gaussian prior with a
+            translation-invariant covariance, at the cost of two small FFTs).
 
     Examples:
         >>> flow = make_phi4_flow(8, n_layers=4, coupling="spline", hidden=(8,))
         >>> [type(layer).__name__ for layer in flow.layers]
         ['SplineCoupling', 'SplineCoupling', 'SplineCoupling', 'SplineCoupling']
+        >>> [type(layer).__name__ for layer in make_phi4_flow(8, n_layers=2, fourier_prior=True).layers]
+        ['FourierScaling', 'AffineCoupling', 'AffineCoupling']
     """
     if n_layers < 2 or n_layers % 2:
         raise ParameterError(f"make_phi4_flow: n_layers must be even and >= 2, got {n_layers}")
     if coupling not in ("affine", "spline", "mixed"):
         raise ParameterError(f"make_phi4_flow: coupling must be 'affine', 'spline' or 'mixed', got {coupling!r}")
-    layers = []
+    layers: list[nn.Module] = [FourierScaling(L)] if fourier_prior else []
     net = dict(hidden=hidden, kernel_size=kernel_size, head_kernel_size=head_kernel_size, z2_equivariant=z2_equivariant)
     for i in range(n_layers):
         use_spline = coupling == "spline" or (coupling == "mixed" and i >= n_layers // 2)

@@ -3,9 +3,10 @@
 A saved flow is one ``torch.save`` file holding the constructor arguments, the weights (float32),
 the theory's couplings and a (down-sampled) training history, so that it can be rebuilt without
 knowing how it was made. ``qphys/lattice/data/phi4_L8.pt`` is the φ⁴ flow for ``L=8, M²=−4, λ=8``
-trained by :func:`train_recipe` with :data:`PHI4_L8_RECIPE`: 900 s of CPU time (one thread) for stage 1,
-then 180 s for the fine-tune stage (``benchmarks/lattice.py --part phi4 --save-weights`` reproduces it,
-up to where the CPU budgets cut the schedules).
+trained by :func:`train_recipe` with :data:`PHI4_L8_RECIPE` (a learnable momentum-space Gaussian
+prior, :class:`~qphys.lattice.flows.FourierScaling`, then 4 Z₂-equivariant spline couplings) for 900 s
+of wall time on two threads (``benchmarks/lattice.py --part phi4 --threads 2 --clock wall --budget 900
+--save-weights`` reproduces it, up to where the time budget cuts the schedule).
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ PHI4_L8_RECIPE: dict = {
     "theory": "phi4",
     "L": 8,
     "couplings": {"m2": -4.0, "lam": 8.0},
-    "flow": {"n_layers": 4, "coupling": "spline", "hidden": [16, 16], "bins": 8, "bound": 4.0},
-    "train": {"steps": 20000, "batch_sizes": [[0, 64], [0.6, 128], [0.9, 256]], "lr": 3e-3,
-              "finetune": {"gradient": "total", "lr": 3e-4, "batch": 256, "steps": 100000, "budget_s": 180.0}},
+    "flow": {"n_layers": 4, "coupling": "spline", "hidden": [16, 16], "bins": 8, "bound": 4.0, "fourier_prior": True},
+    "train": {"steps": 30000, "batch_sizes": [[0, 64], [0.6, 128], [0.9, 256]], "lr": 3e-3},
 }
 
 #: The U(1) recipe at L=8, β=6 (where HMC's topological charge freezes).

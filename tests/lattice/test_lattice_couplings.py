@@ -9,6 +9,7 @@ from torch import nn
 from qphys.errors import ParameterError
 from qphys.lattice import (
     AffineCoupling,
+    FourierScaling,
     GaugeEquivariantCoupling,
     SplineCoupling,
     gauge_transform,
@@ -156,3 +157,68 @@ def test_fresh_couplings_are_the_identity():
         torch.testing.assert_close(y, x)
         torch.testing.assert_close(ladj, torch.zeros(2))
     assert isinstance(AffineCoupling(4, 0).net.odd, nn.Conv2d)
+
+
+def _random_fourier_layer(L, seed=0):
+    layer = FourierScaling(L).double()
+    with torch.no_grad():
+        layer.log_scale.copy_(torch.randn(L, L, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    return layer
+
+
+@pytest.mark.parametrize("L", [4, 5])
+def test_fourier_scaling_logdet_matches_autograd_and_inverts(L):
+    layer = _random_fourier_layer(L)
+    x = torch.randn(3, L, L, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y, ladj = layer(x)
+    assert y.dtype == torch.float64 and not y.is_complex()
+    assert not torch.allclose(y, x)
+    for i in range(3):
+        torch.testing.assert_close(ladj[i], _jacobian_logdet(lambda v: layer(v)[0], x[i]))
+    x_back, ladj_inv = layer.inverse(y)
+    torch.testing.assert_close(x_back, x)
+    torch.testing.assert_close(ladj_inv, -ladj)
+
+
+def test_fourier_scaling_is_real_translation_invariant_and_z2_odd():
+    layer = _random_fourier_layer(4, seed=2)
+    x = torch.randn(2, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    # the multiplier is even in k, so the complex result has no imaginary part
+    a = layer.symmetric_log_scale()
+    torch.testing.assert_close(a, torch.roll(torch.flip(a, (0, 1)), (1, 1), (0, 1)))
+    full = torch.fft.ifft2(torch.exp(a) * torch.fft.fft2(x))
+    assert full.imag.abs().max() < 1e-12
+    y, ladj = layer(x)
+    torch.testing.assert_close(layer(-x)[0], -y)
+    torch.testing.assert_close(layer(-x)[1], ladj)
+    shifted = torch.roll(x, (1, 3), (-2, -1))
+    torch.testing.assert_close(layer(shifted)[0], torch.roll(y, (1, 3), (-2, -1)))
+    # an asymmetric table is symmetrised: a(k) and a(-k) only enter through their mean
+    torch.testing.assert_close(ladj, a.sum().expand(2))
+
+
+def test_fresh_fourier_scaling_is_the_identity_and_learns_a_constant_scale():
+    layer = FourierScaling(4)
+    x = torch.randn(2, 4, 4)
+    y, ladj = layer(x)
+    torch.testing.assert_close(y, x)
+    torch.testing.assert_close(ladj, torch.zeros(2))
+    with torch.no_grad():
+        layer.log_scale.fill_(math.log(0.5))
+    y, ladj = layer(x)
+    torch.testing.assert_close(y, 0.5 * x)
+    torch.testing.assert_close(ladj, torch.full((2,), 16 * math.log(0.5)))
+    with pytest.raises(ParameterError, match="L must be >= 1"):
+        FourierScaling(0)
+
+
+def test_phi4_flow_with_fourier_prior_log_prob_matches_autograd():
+    flow = _randomize(make_phi4_flow(4, n_layers=2, coupling="spline", hidden=(6,), bound=4.0, fourier_prior=True),
+                      std=0.2).double()
+    assert isinstance(flow.layers[0], FourierScaling)
+    x, logq = flow.sample(8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(flow.log_prob(x), logq)
+    z = torch.randn(1, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    _, logq1 = flow(z)
+    logdet = _jacobian_logdet(lambda v: flow(v)[0], z[0])
+    torch.testing.assert_close(logq1[0], -0.5 * (z**2).sum() - 8 * math.log(2 * math.pi) - logdet)
