@@ -51,6 +51,12 @@ def run(ctx: DemoContext) -> dict:
     if history is not None:
         ax_loss.plot(history["step"], history["loss"], lw=0.8)
         ax_loss.set(xlabel="training step", ylabel="loss  E[log q + S]", title="reverse-KL training")
+        # the first steps' loss is orders of magnitude above the rest: zoom on the last 95 % of training
+        tail = sorted(history["loss"][len(history["loss"]) // 20:])
+        if tail:
+            low, high = tail[0], tail[int(0.99 * (len(tail) - 1))]
+            pad = 0.1 * (high - low) + 1e-9
+            ax_loss.set_ylim(low - pad, high + 4 * pad)
         ax_ess.plot(history["step"], history["ess"], lw=0.8)
         ax_ess.set(xlabel="training step", ylabel="ESS/N (training batch)", ylim=(0, 1), title="effective sample size")
     bins = torch.linspace(-0.6, 0.6, 41)
