@@ -45,7 +45,7 @@ from qphys.lattice.phi4 import (
     susceptibility_samples,
     two_point_function,
 )
-from qphys.lattice.plaquette_flow import PlaquetteFlow, make_plaquette_flow
+from qphys.lattice.plaquette_flow import PlaquetteFlow
 from qphys.lattice.sampling import FlowMCMCResult, flow_hmc, flow_metropolis, metropolis_indices
 from qphys.lattice.train import TrainingHistory, reverse_kl_backward, train_flow
 from qphys.lattice.u1 import (
@@ -94,7 +94,6 @@ __all__ = [
     "local_metropolis_sweep",
     "magnetization",
     "make_phi4_flow",
-    "make_plaquette_flow",
     "make_u1_flow",
     "mean_with_error",
     "metropolis_indices",

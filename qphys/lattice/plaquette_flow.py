@@ -40,13 +40,14 @@ from torch import nn
 
 from qphys.errors import ParameterError
 from qphys.lattice.gauge_flows import circle_map
-from qphys.lattice.u1 import _check_links, plaquettes, wrap
+from qphys.lattice.u1 import _check_links, gauge_transform, plaquettes, wrap
 
 
 def _plaquette_right_inverse(L: int) -> torch.Tensor:
     """``(2V, V)`` matrix ``B`` with ``plaquettes(B p) = p`` for every ``p`` with ``Σ p = 0``.
 
-    The Moore–Penrose inverse of the (rank ``V − 1``) plaquette map, computed in float64.
+    The Moore–Penrose inverse of the (rank ``V − 1``) plaquette map, computed in float64 (the flow
+    stores it in its own dtype).
     """
     V = L * L
     eye = torch.eye(2 * V, dtype=torch.float64).reshape(2 * V, 2, L, L)
@@ -138,12 +139,9 @@ class PlaquetteFlow(nn.Module):
     def links_from_plaquettes(self, free: torch.Tensor, holonomy: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """Links with wrapped plaquettes ``free`` (``(batch, V − 1)``, the last plaquette closing the sum),
         holonomies ``(batch, 2)`` and gauge transformation ``alpha`` (``(batch, L, L)``)."""
-        L = self.L
         full = torch.cat((free, -free.sum(1, keepdim=True)), dim=1)  # Σ = 0 exactly (unwrapped)
-        theta = (full.to(self.right_inverse.dtype) @ self.right_inverse.T).to(free.dtype).reshape(-1, 2, L, L)
-        theta = theta + holonomy[:, :, None, None] / L
-        shifted = torch.stack((torch.roll(alpha, -1, -2), torch.roll(alpha, -1, -1)), dim=1)
-        return wrap(theta + alpha[:, None] - shifted)
+        theta = (full @ self.right_inverse.T).reshape(-1, *self.shape) + holonomy[:, :, None, None] / self.L
+        return wrap(gauge_transform(theta, alpha))
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` link configurations and their ``log q`` (differentiable w.r.t. the flow's parameters)."""
@@ -169,13 +167,3 @@ class PlaquetteFlow(nn.Module):
         _, ladj = h.call_and_ladj(u)
         return self._haar_log_density() - ladj.sum(1)
 
-
-def make_plaquette_flow(L: int, *, bins: int = 8, hidden=(32, 32), embed: int = 8,
-                        dtype: torch.dtype = torch.float32) -> PlaquetteFlow:
-    """A :class:`PlaquetteFlow` (the recipe-friendly constructor, like :func:`~qphys.lattice.make_u1_flow`).
-
-    Examples:
-        >>> make_plaquette_flow(4, hidden=(16,)).n_free
-        15
-    """
-    return PlaquetteFlow(L, bins=bins, hidden=tuple(hidden), embed=embed, dtype=dtype)

@@ -21,7 +21,7 @@ from qphys.errors import ParameterError
 from qphys.lattice.flows import LatticeFlow, make_phi4_flow
 from qphys.lattice.gauge_flows import make_u1_flow
 from qphys.lattice.phi4 import Phi4Action
-from qphys.lattice.plaquette_flow import PlaquetteFlow, make_plaquette_flow
+from qphys.lattice.plaquette_flow import PlaquetteFlow
 from qphys.lattice.train import TrainingHistory, train_flow
 from qphys.lattice.u1 import U1Action
 
@@ -86,7 +86,7 @@ def make_flow(recipe: dict) -> LatticeFlow | PlaquetteFlow:
         kind = kw.pop("kind", "gauge")
         if kind not in ("gauge", "plaquette"):
             raise ParameterError(f"unknown U(1) flow kind {kind!r} in recipe; expected 'gauge' or 'plaquette'")
-        return make_u1_flow(recipe["L"], **kw) if kind == "gauge" else make_plaquette_flow(recipe["L"], **kw)
+        return make_u1_flow(recipe["L"], **kw) if kind == "gauge" else PlaquetteFlow(recipe["L"], **kw)
     raise ParameterError(f"unknown theory {recipe['theory']!r} in recipe; expected 'phi4' or 'u1'")
 
 
